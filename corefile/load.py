@@ -1,0 +1,255 @@
+"""The one path from a Corefile on disk to the typed model; `kdns check` and serve share it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from kdns.corefile.addresses import ZoneAddress, split_key
+from kdns.corefile.ast import Directive
+from kdns.corefile.errors import CorefileError, Diagnostic, Position, did_you_mean
+from kdns.corefile.expand import Expander, Reader
+from kdns.corefile.model import Corefile, PluginEntry, ServerBlock
+from kdns.corefile.spec import BlockContext, PluginSpec
+from kdns.corefile.syntax_tree import Line, Word
+
+Registry = Mapping[str, PluginSpec]
+
+#: What CoreDNS serves when the Corefile has no server block (port set by -dns.port).
+DEFAULT_COREFILE = ".:{port} {{\n    whoami\n    log\n}}\n"
+
+
+def load(
+    path: str,
+    registry: Registry,
+    *,
+    env: Mapping[str, str] | None = None,
+    reader: Reader | None = None,
+    default_port: int = 53,
+) -> Corefile:
+    """Load the Corefile at `path`: parse, expand imports, and run each plugin's parse.
+
+    The registry's iteration order is the execution order of the chain. Raises
+    `CorefileError` holding every error found (and the warnings); returns the model with
+    its warnings otherwise. Reads only `path` and the files it imports.
+    """
+    reader = reader or Reader()
+    try:
+        text = reader.read(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise CorefileError(f"cannot read the Corefile: {reason}", Position(path, 0, 0)) from None
+    return loads(text, registry, path=path, env=env, reader=reader, default_port=default_port)
+
+
+def loads(
+    text: str,
+    registry: Registry,
+    *,
+    path: str = "Corefile",
+    env: Mapping[str, str] | None = None,
+    reader: Reader | None = None,
+    default_port: int = 53,
+) -> Corefile:
+    """Load Corefile text as if read from `path` (imports resolve relative to it)."""
+    expander = Expander(reader or Reader(), os.environ if env is None else env)
+    expander.sources[path] = text
+    try:
+        from kdns.corefile.parser import parse_lines
+
+        lines = tuple(expander.top(parse_lines(text, path)))
+    except CorefileError as exc:
+        raise CorefileError.collect(
+            [*exc.diagnostics, *expander.warnings], expander.sources
+        ) from None
+    builder = _Builder(registry, default_port)
+    servers = builder.blocks(lines)
+    diagnostics = [*expander.warnings, *builder.diagnostics]
+    if any(d.severity == "error" for d in diagnostics):
+        raise CorefileError.collect(diagnostics, expander.sources)
+    if not servers:
+        default = DEFAULT_COREFILE.format(port=default_port)
+        model = loads(default, registry, path="<built-in default>", env={})
+        note = Diagnostic(
+            "warning",
+            Position(path, 1, 1),
+            f"no server block: kdns serves the built-in default (.:{default_port} with whoami "
+            "and log)",
+        )
+        return Corefile(path, model.servers, (*diagnostics, note), default=True)
+    return Corefile(path, tuple(servers), tuple(diagnostics))
+
+
+class _Builder:
+    """Turns expanded top-level lines into server blocks, collecting every diagnostic."""
+
+    def __init__(self, registry: Registry, default_port: int) -> None:
+        self.registry = registry
+        self.order = {name: i for i, name in enumerate(registry)}
+        self.default_port = default_port
+        self.diagnostics: list[Diagnostic] = []
+        self._noted: set[str] = set()
+
+    def error(self, exc: CorefileError, plugin: str | None = None) -> None:
+        for d in exc.diagnostics:
+            self.diagnostics.append(Diagnostic(d.severity, d.pos, d.message, d.plugin or plugin))
+
+    def blocks(self, lines: tuple[Line, ...]) -> list[ServerBlock]:
+        servers: list[ServerBlock] = []
+        for i, line in enumerate(lines):
+            if line.block is None:
+                # A key line without braces: the rest of the file is its body.
+                servers.extend(self._braceless(line, lines[i + 1 :]))
+                break
+            if not line.words:
+                self.error(CorefileError("a server block needs a zone before '{'", line.pos))
+                continue
+            if line.inline_close is not None:
+                self.error(
+                    CorefileError(
+                        "unexpected '}': the '}' that closes a server block must be on a line "
+                        "of its own (CoreDNS reads it as part of the directive before it)",
+                        line.inline_close,
+                    )
+                )
+            server = self._block(line.words, line.block, line.pos)
+            if server is not None:
+                servers.append(server)
+        self._conflicts(servers)
+        return servers
+
+    def _braceless(self, line: Line, rest: tuple[Line, ...]) -> list[ServerBlock]:
+        for word in line.words:
+            if word.text in self.registry:
+                self.error(
+                    CorefileError(
+                        f"'{word.text}' is a plugin written outside any server block (here it "
+                        "would be read as a zone): put it inside a block such as '. { ... }'",
+                        word.pos,
+                    )
+                )
+                return []
+        server = self._block(line.words, rest, line.pos)
+        return [server] if server is not None else []
+
+    def _keys(self, words: tuple[Word, ...]) -> list[Word]:
+        keys = []
+        for word in words:
+            if word.text.endswith(",") and not word.quoted:
+                word = word.with_text(word.text[:-1])
+                if word is words[-1] or word.text == "":
+                    self.error(
+                        CorefileError(
+                            "the key list ends with ',': add another key or remove the comma",
+                            words[-1].pos,
+                        )
+                    )
+            if word.text:
+                keys.append(word)
+        return keys
+
+    def _block(
+        self, words: tuple[Word, ...], body: tuple[Line, ...], pos: Position
+    ) -> ServerBlock | None:
+        addresses: list[ZoneAddress] = []
+        for key in self._keys(words):
+            try:
+                addresses.extend(split_key(key, self.default_port))
+            except CorefileError as exc:
+                self.error(exc)
+        if not addresses:
+            return None
+        entries: list[PluginEntry] = []
+        seen: dict[str, Directive] = {}
+        for line in body:
+            try:
+                directive = Directive.from_line(line)
+            except CorefileError as exc:
+                self.error(exc)
+                continue
+            entry = self._directive(directive, tuple(addresses), seen)
+            if entry is not None:
+                entries.append(entry)
+        written = tuple(dict.fromkeys(e.name for e in entries))
+        entries.sort(key=lambda e: self.order[e.name])
+        return ServerBlock(tuple(addresses), tuple(entries), written, pos)
+
+    def _directive(
+        self, d: Directive, addresses: tuple[ZoneAddress, ...], seen: dict[str, Directive]
+    ) -> PluginEntry | None:
+        name = d.keyword
+        spec = self.registry.get(name)
+        if spec is None:
+            hint = did_you_mean(name, self.registry)
+            if not hint and name.endswith("{"):
+                hint = " - put a space before '{'"
+            self.error(CorefileError(f"unknown plugin '{name}'{hint}", d.name.pos))
+            return None
+        if spec.once and name in seen:
+            first = seen[name].pos
+            self.error(
+                CorefileError(
+                    f"this plugin can only be used once per server block (first used at line "
+                    f"{first.line})",
+                    d.name.pos,
+                ),
+                name,
+            )
+            return None
+        seen.setdefault(name, d)
+        ctx = BlockContext(addresses, plugin=name)
+        try:
+            config = spec.parse(d, ctx)
+        except CorefileError as exc:
+            self.error(exc, name)
+            return None
+        finally:
+            self.diagnostics.extend(ctx.warnings)
+        self._support_note(spec, d)
+        return PluginEntry(name, config, d)
+
+    def _support_note(self, spec: PluginSpec, d: Directive) -> None:
+        if spec.support == "served" or spec.name in self._noted:
+            return
+        self._noted.add(spec.name)
+        if spec.support == "unsupported":
+            message = "kdns does not serve this CoreDNS plugin; kdns serve will refuse to start"
+        else:
+            message = "kdns checks this plugin's syntax but cannot serve it yet"
+        if spec.note:
+            message += f" ({spec.note})"
+        self.diagnostics.append(Diagnostic("warning", d.name.pos, message, spec.name))
+
+    def _conflicts(self, servers: list[ServerBlock]) -> None:
+        """Reject a zone served twice on the same transport, port and address."""
+        taken: dict[tuple[str, str, int, str], ZoneAddress] = {}
+        for server in servers:
+            if server.filtered():
+                continue
+            for addr in server.addresses:
+                for host in server.listen_hosts():
+                    key = (addr.transport, addr.zone, addr.port, host)
+                    on = f" on {host}" if host else ""
+                    if key in taken:
+                        first = taken[key].key.pos
+                        self.error(
+                            CorefileError(
+                                f"cannot serve {addr}{on} - it is already defined at "
+                                f"{first.file}:{first.line}:{first.column}",
+                                addr.key.pos,
+                            )
+                        )
+                        continue
+                    taken[key] = addr
+        wildcard = {k[:3]: v for k, v in taken.items() if k[3] == ""}
+        for (transport, zone, port, host), addr in taken.items():
+            other = wildcard.get((transport, zone, port))
+            if host and other is not None:
+                later = max(addr, other, key=lambda a: a.key.pos)
+                self.error(
+                    CorefileError(
+                        f"cannot serve {addr} on {host}: the same zone and port are also served "
+                        "on every address by another block - bind both blocks or neither",
+                        later.key.pos,
+                    )
+                )

@@ -1,0 +1,18 @@
+"""whoami: syntax. The directive takes no arguments and no block."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kdns.corefile import BlockContext, Directive
+
+
+@dataclass(frozen=True, slots=True)
+class WhoamiConfig:
+    """whoami has nothing to configure."""
+
+
+def parse(d: Directive, ctx: BlockContext) -> WhoamiConfig:
+    """Parse `whoami`."""
+    d.bare()
+    return WhoamiConfig()
