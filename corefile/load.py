@@ -119,6 +119,16 @@ class _Builder:
         return servers
 
     def _braceless(self, line: Line, rest: tuple[Line, ...]) -> list[ServerBlock]:
+        if len(line.words) == 1 and line.words[0].text.startswith("("):
+            word = line.words[0]
+            self.error(
+                CorefileError(
+                    f"snippet {word.text} needs a block: write '{word.text} {{', its lines, "
+                    "then '}'",
+                    word.pos,
+                )
+            )
+            return []
         for word in line.words:
             if word.text in self.registry:
                 self.error(
@@ -134,10 +144,10 @@ class _Builder:
 
     def _keys(self, words: tuple[Word, ...]) -> list[Word]:
         keys = []
-        for word in words:
+        for i, word in enumerate(words):
             if word.text.endswith(",") and not word.quoted:
                 word = word.with_text(word.text[:-1])
-                if word is words[-1] or word.text == "":
+                if i == len(words) - 1 or word.text == "":
                     self.error(
                         CorefileError(
                             "the key list ends with ',': add another key or remove the comma",

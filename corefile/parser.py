@@ -159,6 +159,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> CorefileError:
         )
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
+    glued = _glued_brace(text, file) if tok.type in ("$END", "RBRACE") else None
+    if glued is not None:
+        return glued
     if tok.type == "$END":
         opened = _unclosed_brace(text, file)
         if opened is not None:
@@ -185,3 +188,14 @@ def _unclosed_brace(text: str, file: str) -> Position | None:
         elif tok.type == "RBRACE" and stack:
             stack.pop()
     return stack[-1] if stack else None
+
+
+def _glued_brace(text: str, file: str) -> CorefileError | None:
+    """Find a word that ends in `{` (`example.org{`): the usual cause of unbalanced braces."""
+    for tok in _lark().lex(text, dont_ignore=False):
+        if tok.type == "WORD" and len(tok) > 1 and str(tok).endswith("{"):
+            return CorefileError(
+                f"'{tok}' ends in '{{': put a space before '{{' to open a block",
+                Position(file, tok.line or 1, tok.column or 1),
+            )
+    return None

@@ -50,3 +50,5 @@ class PluginSpec:
     support: Support = "parsed"
     #: Shown for unsupported plugins and for parsed ones: why kdns cannot serve it.
     note: str = ""
+    #: False for server-level directives (bind, reload, health...) that never see a query.
+    in_chain: bool = True
