@@ -48,12 +48,16 @@ def _block(server: ServerBlock, registry: Mapping[str, PluginSpec]) -> str:
     lines = [f"server block at {pos.file}:{pos.line}:"]
     lines.append("  zones:   " + " ".join(_zones(server)))
     hosts = server.listen_hosts()
-    listen = sorted({f"{a.transport}://{_hostport(h, a.port)}" for a in server.addresses
-                     for h in hosts})
+    listen = sorted(
+        {f"{a.transport}://{_hostport(h, a.port)}" for a in server.addresses for h in hosts}
+    )
     lines.append("  listen:  " + " ".join(listen))
-    chain = [n for n in dict.fromkeys(e.name for e in server.plugins) if _in_chain(n, registry)]
-    side = [n for n in dict.fromkeys(e.name for e in server.plugins) if not _in_chain(n, registry)]
-    lines.append("  chain:   " + (" -> ".join(chain) if chain else "(empty: every query is REFUSED)"))
+    names = dict.fromkeys(e.name for e in server.plugins)
+    chain = [n for n in names if _in_chain(n, registry)]
+    side = [n for n in names if not _in_chain(n, registry)]
+    lines.append(
+        "  chain:   " + (" -> ".join(chain) if chain else "(empty: every query is REFUSED)")
+    )
     if side:
         lines.append("  server:  " + ", ".join(side))
     return "\n".join(lines)

@@ -177,7 +177,7 @@ class _Builder:
             except CorefileError as exc:
                 self.error(exc)
                 continue
-            entry = self._directive(directive, tuple(addresses), seen)
+            entry = self._directive(directive, tuple(addresses), seen, entries)
             if entry is not None:
                 entries.append(entry)
         written = tuple(dict.fromkeys(e.name for e in entries))
@@ -185,7 +185,11 @@ class _Builder:
         return ServerBlock(tuple(addresses), tuple(entries), written, pos)
 
     def _directive(
-        self, d: Directive, addresses: tuple[ZoneAddress, ...], seen: dict[str, Directive]
+        self,
+        d: Directive,
+        addresses: tuple[ZoneAddress, ...],
+        seen: dict[str, Directive],
+        before: list[PluginEntry],
     ) -> PluginEntry | None:
         name = d.keyword
         spec = self.registry.get(name)
@@ -207,7 +211,8 @@ class _Builder:
             )
             return None
         seen.setdefault(name, d)
-        ctx = BlockContext(addresses, plugin=name)
+        earlier = tuple(e.config for e in before if e.name == name)
+        ctx = BlockContext(addresses, plugin=name, earlier=earlier)
         try:
             config = spec.parse(d, ctx)
         except CorefileError as exc:

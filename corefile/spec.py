@@ -22,6 +22,8 @@ class BlockContext:
     addresses: tuple[ZoneAddress, ...]
     warnings: list[Diagnostic] = field(default_factory=list)
     plugin: str | None = None
+    #: Configs parsed from earlier occurrences of the same plugin in this block.
+    earlier: tuple[object, ...] = ()
 
     @property
     def zones(self) -> tuple[str, ...]:

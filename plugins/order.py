@@ -75,7 +75,20 @@ CHAIN_ORDER: tuple[str, ...] = (
 #: Directives that configure the server or run side listeners; they never see a query.
 NOT_IN_CHAIN: frozenset[str] = frozenset(
     {
-        "root", "bind", "debug", "reload", "health", "ready", "pprof", "timeouts",
-        "multisocket", "proxyproto", "quic", "grpc_server", "https", "https3", "on",
+        "root",
+        "bind",
+        "debug",
+        "reload",
+        "health",
+        "ready",
+        "pprof",
+        "timeouts",
+        "multisocket",
+        "proxyproto",
+        "quic",
+        "grpc_server",
+        "https",
+        "https3",
+        "on",
     }
 )

@@ -21,12 +21,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate Corefiles the way kdns serve loads them: no socket is opened, "
         "no name resolved, no file read but the Corefiles and what they import.",
     )
-    check.add_argument("files", nargs="*", default=["Corefile"], metavar="FILE",
-                       help="Corefiles to check (default: ./Corefile)")
-    check.add_argument("--explain", action="store_true",
-                       help="print each server block's zones, listeners and plugin chain")
-    check.add_argument("--format", choices=("text", "json"), default="text",
-                       help="output format (default: text)")
+    check.add_argument(
+        "files",
+        nargs="*",
+        default=["Corefile"],
+        metavar="FILE",
+        help="Corefiles to check (default: ./Corefile)",
+    )
+    check.add_argument(
+        "--explain",
+        action="store_true",
+        help="print each server block's zones, listeners and plugin chain",
+    )
+    check.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
     return parser
 
 
@@ -35,7 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return run_check(
-            args.files, default_registry(), fmt=args.format, explain_=args.explain,
+            args.files,
+            default_registry(),
+            fmt=args.format,
+            explain_=args.explain,
             out=sys.stdout,
         )
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -28,8 +28,7 @@ def test_broken_corefile_reports_expected_error(path: Path) -> None:
     with pytest.raises(CorefileError) as info:
         load(str(path), default_registry(), env={})
     found = [
-        (Path(d.pos.file).resolve(), d.pos.line, d.pos.column, d.message)
-        for d in info.value.errors
+        (Path(d.pos.file).resolve(), d.pos.line, d.pos.column, d.message) for d in info.value.errors
     ]
     want_file = (BROKEN / match["file"]).resolve() if match["file"] else path.resolve()
     want = (want_file, int(match["line"]), int(match["col"]))

@@ -1,0 +1,8 @@
+"""bind: chooses the addresses (or interfaces) a server block listens on."""
+
+from kdns.corefile import PluginSpec
+from kdns.plugins.bind.config import BindConfig, parse
+
+SPEC = PluginSpec("bind", parse)
+
+__all__ = ["SPEC", "BindConfig"]

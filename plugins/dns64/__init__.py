@@ -1,0 +1,8 @@
+"""dns64: synthesises AAAA records from A records for IPv6-only clients behind NAT64."""
+
+from kdns.corefile import PluginSpec
+from kdns.plugins.dns64.config import DEFAULT_PREFIX, Dns64Config, parse
+
+SPEC = PluginSpec("dns64", parse)
+
+__all__ = ["DEFAULT_PREFIX", "SPEC", "Dns64Config"]

@@ -1,0 +1,27 @@
+"""forward: sends queries for a zone to upstream resolvers over DNS, DNS-over-TLS or DoH."""
+
+from kdns.corefile import PluginSpec
+from kdns.plugins.forward.config import (
+    ForwardConfig,
+    HealthCheck,
+    TlsClient,
+    from_zone,
+    parse,
+    parse_targets,
+)
+from kdns.plugins.forward.upstream import ResolvConf, Target, Upstream, parse_target
+
+SPEC = PluginSpec("forward", parse)
+
+__all__ = [
+    "SPEC",
+    "ForwardConfig",
+    "HealthCheck",
+    "ResolvConf",
+    "Target",
+    "TlsClient",
+    "Upstream",
+    "from_zone",
+    "parse_target",
+    "parse_targets",
+]

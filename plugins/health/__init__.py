@@ -1,0 +1,8 @@
+"""health: an HTTP endpoint that answers 200 OK on /health while the process runs."""
+
+from kdns.corefile import PluginSpec
+from kdns.plugins.health.config import HealthConfig, parse
+
+SPEC = PluginSpec("health", parse, in_chain=False)
+
+__all__ = ["SPEC", "HealthConfig"]

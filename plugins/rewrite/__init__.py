@@ -1,0 +1,38 @@
+"""rewrite: changes queries before the chain sees them, and their replies on the way back."""
+
+from kdns.corefile import PluginSpec
+from kdns.plugins.rewrite.config import (
+    AnswerRule,
+    ClassRule,
+    CnameRule,
+    EdnsLocalRule,
+    EdnsNsidRule,
+    EdnsSubnetRule,
+    NameMatch,
+    NameRule,
+    RcodeRule,
+    RewriteConfig,
+    Rule,
+    TtlRule,
+    TypeRule,
+    parse,
+)
+
+SPEC = PluginSpec("rewrite", parse)
+
+__all__ = [
+    "SPEC",
+    "AnswerRule",
+    "ClassRule",
+    "CnameRule",
+    "EdnsLocalRule",
+    "EdnsNsidRule",
+    "EdnsSubnetRule",
+    "NameMatch",
+    "NameRule",
+    "RcodeRule",
+    "RewriteConfig",
+    "Rule",
+    "TtlRule",
+    "TypeRule",
+]

@@ -1,0 +1,205 @@
+"""template: syntax and defaults, as CoreDNS's template plugin reads them.
+
+Go templates are kept as text: parse only checks that their actions are closed. Match
+expressions are compiled, since Go's RE2 syntax is, for what templates use, Python's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import dnslib
+
+from kdns.corefile import BlockContext, CorefileError, Directive, Word
+from kdns.corefile.syntax import Args, Fallthrough, fallthrough, integer, regex, zones
+
+#: Query classes by mnemonic, as miekg/dns spells them (StringToClass).
+QCLASSES: dict[str, int] = {"IN": 1, "CS": 2, "CH": 3, "HS": 4, "NONE": 254, "ANY": 255}
+#: Record types by mnemonic.
+QTYPES: dict[str, int] = {str(v): int(k) for k, v in dnslib.QTYPE.forward.items()}
+#: Response codes by mnemonic, as miekg/dns spells them (StringToRcode).
+RCODES: dict[str, int] = {
+    "NOERROR": 0,
+    "FORMERR": 1,
+    "SERVFAIL": 2,
+    "NXDOMAIN": 3,
+    "NOTIMP": 4,
+    "NOTIMPL": 4,
+    "REFUSED": 5,
+    "YXDOMAIN": 6,
+    "YXRRSET": 7,
+    "NXRRSET": 8,
+    "NOTAUTH": 9,
+    "NOTZONE": 10,
+    "DSOTYPENI": 11,
+    "BADSIG": 16,
+    "BADKEY": 17,
+    "BADTIME": 18,
+    "BADMODE": 19,
+    "BADNAME": 20,
+    "BADALG": 21,
+    "BADTRUNC": 22,
+    "BADCOOKIE": 23,
+}
+CLASS_EXAMPLES = "one of " + ", ".join(QCLASSES)
+TYPE_EXAMPLES = "a record type such as A, AAAA, PTR, TXT or ANY"
+RCODE_EXAMPLES = "a response code such as NOERROR, NXDOMAIN, SERVFAIL or REFUSED"
+PROPERTIES = (
+    "match",
+    "answer",
+    "additional",
+    "authority",
+    "rcode",
+    "ederror",
+    "var",
+    "expr",
+    "fallthrough",
+    "upstream",
+)
+MATCH_ALL = re.compile(".*")
+_VAR_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+#: Words of the expr language that cannot name a variable.
+_EXPR_KEYWORDS = frozenset(
+    {"true", "false", "nil", "not", "and", "or", "in", "matches", "contains",
+     "startsWith", "endsWith", "let", "if", "else"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendedError:
+    """An Extended DNS Error (RFC 8914) to add to the reply: its code and optional text."""
+
+    code: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A named expr-language expression, evaluated per query and visible to templates."""
+
+    name: str
+    expression: str
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateConfig:
+    """One template: which queries it answers and the (unexecuted) Go templates to answer with."""
+
+    qclass: str
+    qtype: str
+    zones: tuple[str, ...]
+    match: tuple[re.Pattern[str], ...] = (MATCH_ALL,)
+    answer: tuple[str, ...] = ()
+    additional: tuple[str, ...] = ()
+    authority: tuple[str, ...] = ()
+    rcode: int = 0
+    ederror: ExtendedError | None = None
+    variables: tuple[Variable, ...] = ()
+    expressions: tuple[str, ...] = ()
+    fallthrough: Fallthrough | None = None
+
+
+def mnemonic(word: Word, table: dict[str, int], what: str, examples: str) -> str:
+    """Read an exact (case-sensitive) mnemonic from `table`; `examples` name valid ones."""
+    if word.text in table:
+        return word.text
+    if word.text.upper() in table:
+        hint = f" - write it in upper case: '{word.text.upper()}'"
+    else:
+        hint = f" - expected {examples}"
+    raise CorefileError(f"invalid {what} '{word.text}'{hint}", word.pos)
+
+
+def check_template(word: Word) -> str:
+    """Return a Go template's text after checking that every `{{` action is closed."""
+    text = word.text
+    at = text.find("{{")
+    while at >= 0:
+        end = text.find("}}", at + 2)
+        if end < 0:
+            raise CorefileError(f"could not compile template '{text}': unclosed action", word.pos)
+        at = text.find("{{", end + 2)
+    return text
+
+
+def _words(prop: Directive, what: str) -> tuple[Word, ...]:
+    prop.no_block()
+    if not prop.args:
+        Args(prop).next(what)
+    return prop.args
+
+
+def _templates(prop: Directive) -> tuple[str, ...]:
+    return tuple(check_template(w) for w in _words(prop, "RR template"))
+
+
+def _ederror(prop: Directive) -> ExtendedError:
+    prop.no_block()
+    args = Args(prop)
+    code = integer(args.next("CODE"), minimum=0, maximum=65535, what="extended DNS error code")
+    reason = args.optional()
+    args.end()
+    return ExtendedError(code, reason.text if reason else "")
+
+
+def _variable(prop: Directive) -> Variable:
+    prop.no_block()
+    args = Args(prop)
+    word = args.next("NAME")
+    args.next("EXPRESSION")
+    if not _VAR_NAME.fullmatch(word.text):
+        raise CorefileError(
+            f"invalid variable name '{word.text}': use letters, digits and _, "
+            "not starting with a digit",
+            word.pos,
+        )
+    if word.text in _EXPR_KEYWORDS:
+        raise CorefileError(f"variable name '{word.text}' is reserved", word.pos)
+    return Variable(word.text, " ".join(w.text for w in prop.args[1:]))
+
+
+def parse(d: Directive, ctx: BlockContext) -> TemplateConfig:
+    """Parse `template CLASS TYPE [ZONE...] { ... }`."""
+    args = Args(d)
+    qclass = mnemonic(args.next("CLASS"), QCLASSES, "query class", CLASS_EXAMPLES)
+    qtype = mnemonic(args.next("TYPE"), QTYPES, "query type", TYPE_EXAMPLES)
+    config = TemplateConfig(qclass, qtype, zones(args.rest(), ctx))
+    matches: list[re.Pattern[str]] = []
+    for prop in d.properties():
+        match prop.keyword:
+            case "match":
+                matches.extend(regex(w) for w in _words(prop, "REGEX"))
+            case "answer":
+                config = replace(config, answer=config.answer + _templates(prop))
+            case "additional":
+                config = replace(config, additional=config.additional + _templates(prop))
+            case "authority":
+                config = replace(config, authority=config.authority + _templates(prop))
+            case "rcode":
+                prop.no_block()
+                pargs = Args(prop)
+                code = mnemonic(pargs.next("CODE"), RCODES, "rcode", RCODE_EXAMPLES)
+                pargs.end()
+                config = replace(config, rcode=RCODES[code])
+            case "ederror":
+                config = replace(config, ederror=_ederror(prop))
+            case "var":
+                config = replace(config, variables=(*config.variables, _variable(prop)))
+            case "expr":
+                text = " ".join(w.text for w in _words(prop, "EXPRESSION"))
+                config = replace(config, expressions=(*config.expressions, text))
+            case "fallthrough":
+                config = replace(config, fallthrough=fallthrough(prop))
+            case "upstream":
+                prop.no_block()
+                ctx.warn(
+                    prop.pos,
+                    "'upstream' is ignored: CNAME answers are always resolved through the "
+                    "server itself",
+                )
+            case _:
+                raise prop.unknown(PROPERTIES)
+    if matches:
+        config = replace(config, match=tuple(matches))
+    return config
