@@ -93,5 +93,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ` - did you mean 'X'?` for the closest choice, or an empty string."""
     import difflib
 
-    close = difflib.get_close_matches(word.lower(), sorted(set(choices)), n=1, cutoff=0.7)
-    return f" - did you mean '{close[0]}'?" if close else ""
+    # Compare in lower case, so upper-case choices (AAAA, NXDOMAIN) can be suggested too.
+    spelled = {c.lower(): c for c in sorted(set(choices))}
+    close = difflib.get_close_matches(word.lower(), list(spelled), n=1, cutoff=0.7)
+    return f" - did you mean '{spelled[close[0]]}'?" if close else ""

@@ -79,13 +79,16 @@ class Expander:
     sources: dict[str, str] = field(default_factory=dict)
     snippets: dict[str, tuple[Line, ...]] = field(default_factory=dict)
     _stack: list[str] = field(default_factory=list)
+    _parsed: dict[str, tuple[Line, ...]] = field(default_factory=dict)
     _imports: int = 0
 
     def parse_file(self, path: str) -> tuple[Line, ...]:
-        """Read and parse one file, remembering its text for error reports."""
-        text = self.reader.read(path)
-        self.sources[path] = text
-        return parse_lines(text, path)
+        """Read and parse one file once per load, remembering its text for error reports."""
+        if path not in self._parsed:
+            text = self.reader.read(path)
+            self.sources[path] = text
+            self._parsed[path] = parse_lines(text, path)
+        return self._parsed[path]
 
     def words(self, line: Line) -> tuple[Word, ...]:
         """Return the line's words with environment references substituted."""

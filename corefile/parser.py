@@ -182,7 +182,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> CorefileError:
 def _unclosed_brace(text: str, file: str) -> Position | None:
     """Return the position of the innermost `{` left open at the end of `text`."""
     stack: list[Position] = []
-    for tok in _lark().lex(text, dont_ignore=False):
+    for tok in _tokens(text):
         if tok.type == "LBRACE":
             stack.append(Position(file, tok.line or 1, tok.column or 1))
         elif tok.type == "RBRACE" and stack:
@@ -192,10 +192,18 @@ def _unclosed_brace(text: str, file: str) -> Position | None:
 
 def _glued_brace(text: str, file: str) -> CorefileError | None:
     """Find a word that ends in `{` (`example.org{`): the usual cause of unbalanced braces."""
-    for tok in _lark().lex(text, dont_ignore=False):
+    for tok in _tokens(text):
         if tok.type == "WORD" and len(tok) > 1 and str(tok).endswith("{"):
             return CorefileError(
                 f"'{tok}' ends in '{{': put a space before '{{' to open a block",
                 Position(file, tok.line or 1, tok.column or 1),
             )
     return None
+
+
+def _tokens(text: str) -> Iterator[Token]:
+    """Yield the tokens of `text` up to the first one the lexer cannot read."""
+    try:
+        yield from _lark().lex(text, dont_ignore=False)
+    except UnexpectedInput:
+        return

@@ -63,6 +63,17 @@ class Args:
         self._at = len(self._words)
         return words
 
+    def ignore_rest(self, ctx: BlockContext) -> None:
+        """Consume the remaining arguments, warning that they are ignored (as CoreDNS does)."""
+        rest = self.rest()
+        if rest:
+            extra = " ".join(w.text for w in rest)
+            ctx.warn(
+                rest[0].pos,
+                f"extra arguments to '{self.directive.keyword}' are ignored ('{extra}'), "
+                "as CoreDNS ignores them - delete them",
+            )
+
     def end(self) -> None:
         """Raise if an argument is left over."""
         if self:
@@ -195,6 +206,20 @@ def host_port(
     return host, number
 
 
+def join_host_port(host: str, port: int) -> str:
+    """Return `HOST:PORT`, with an IPv6 host in brackets: the inverse of `host_port`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen_address(d: Directive, default: tuple[str, int], what: str) -> tuple[str, int]:
+    """Read a directive's one optional argument `[HOST]:PORT`; without it, return `default`."""
+    args = Args(d)
+    word = args.optional()
+    found = default if word is None else host_port(word, what=what)
+    args.end()
+    return found
+
+
 def zone(word: Word) -> tuple[str, ...]:
     """Read one zone argument: fully qualified, lower case; a CIDR gives its reverse zones."""
     return tuple(zone_names(word))
@@ -259,3 +284,20 @@ def flag(prop: Directive) -> bool:
     """Read a property that is its name alone (`force_tcp`); return True."""
     prop.bare()
     return True
+
+
+def single(prop: Directive, what: str) -> Word:
+    """Read a property that takes exactly one argument (named `what` if missing) and no block."""
+    args = Args(prop)
+    word = args.next(what)
+    args.end()
+    prop.no_block()
+    return word
+
+
+def several(prop: Directive, what: str) -> tuple[Word, ...]:
+    """Read a property that takes one or more arguments (the first named `what`) and no block."""
+    args = Args(prop)
+    words = (args.next(what), *args.rest())
+    prop.no_block()
+    return words

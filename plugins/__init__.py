@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.base import unsupported
-from kdns.plugins.order import CHAIN_ORDER
+from kdns.plugins.order import CHAIN_ORDER, NOT_IN_CHAIN
 
 __all__ = ["CHAIN_ORDER", "default_registry", "implemented"]
 
@@ -23,6 +24,7 @@ def default_registry() -> dict[str, PluginSpec]:
 
     Plugins with a package here bring their own spec; every other name in CoreDNS's
     plugin.cfg is recognised as unsupported (a warning in check, a refusal in serve).
+    Whether a plugin joins the chain comes from `order.NOT_IN_CHAIN`, the one list of it.
     """
     have = set(implemented())
     registry: dict[str, PluginSpec] = {}
@@ -31,7 +33,7 @@ def default_registry() -> dict[str, PluginSpec]:
             spec = importlib.import_module(f"{__name__}.{name}").SPEC
             assert isinstance(spec, PluginSpec)
             assert spec.name == name
-            registry[name] = spec
         else:
-            registry[name] = unsupported(name)
+            spec = unsupported(name)
+        registry[name] = dataclasses.replace(spec, in_chain=name not in NOT_IN_CHAIN)
     return registry

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kdns.corefile import BlockContext, Directive, PluginSpec
-from kdns.plugins.order import NOT_IN_CHAIN
 
 __all__ = ["BlockContext", "Directive", "PluginSpec", "UnsupportedConfig", "unsupported"]
 
@@ -23,6 +22,4 @@ def _keep(d: Directive, ctx: BlockContext) -> UnsupportedConfig:
 
 def unsupported(name: str, note: str = "") -> PluginSpec:
     """Return the spec for a CoreDNS plugin kdns does not implement: any syntax, a warning."""
-    return PluginSpec(
-        name, _keep, support="unsupported", note=note, in_chain=name not in NOT_IN_CHAIN
-    )
+    return PluginSpec(name, _keep, support="unsupported", note=note)

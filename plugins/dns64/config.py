@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
-from kdns.corefile.syntax import Args, flag
+from kdns.corefile.syntax import Args, flag, single
 
 #: The well-known NAT64 prefix of RFC 6052.
 DEFAULT_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
@@ -65,10 +65,7 @@ def parse(d: Directive, ctx: BlockContext) -> Dns64Config:
     for prop in d.properties():
         match prop.keyword:
             case "prefix":
-                prop.no_block()
-                pargs = Args(prop)
-                config = replace(config, prefix=prefix(pargs.next("PREFIX")))
-                pargs.end()
+                config = replace(config, prefix=prefix(single(prop, "PREFIX")))
             case "translate_all":
                 config = replace(config, translate_all=flag(prop))
             case "allow_ipv4":

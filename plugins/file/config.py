@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kdns.corefile import BlockContext, CorefileError, Directive
-from kdns.corefile.syntax import Args, Fallthrough, duration, fallthrough, flag, zones
+from kdns.corefile.syntax import Args, Fallthrough, duration, fallthrough, flag, single, zones
 
 PROPERTIES = ("reload", "reload_by_mtime", "fallthrough", "upstream")
 
@@ -29,10 +29,7 @@ def parse(d: Directive, ctx: BlockContext) -> FileConfig:
     for prop in d.properties():
         match prop.keyword:
             case "reload":
-                pargs = Args(prop)
-                word = pargs.next("DURATION (0 disables reloading)")
-                pargs.end()
-                prop.no_block()
+                word = single(prop, "DURATION (0 disables reloading)")
                 config = replace(config, reload=duration(word, minimum=0, what="reload duration"))
             case "reload_by_mtime":
                 config = replace(config, reload_by_mtime=flag(prop))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
+from kdns.corefile.mnemonics import rcode
 from kdns.corefile.syntax import (
     Args,
     choice,
@@ -15,6 +17,8 @@ from kdns.corefile.syntax import (
     integer,
     ip_address,
     name,
+    several,
+    single,
     zone,
 )
 from kdns.plugins.forward.upstream import ResolvConf, Target, Upstream, parse_target
@@ -25,30 +29,6 @@ UINT32_MAX = 2**32 - 1
 
 Policy = Literal["random", "round_robin", "sequential"]
 DohMethod = Literal["GET", "POST"]
-
-#: miekg/dns StringToRcode: the names `next` and `failover` accept (any case).
-RCODES: dict[str, int] = {
-    "NOERROR": 0,
-    "FORMERR": 1,
-    "SERVFAIL": 2,
-    "NXDOMAIN": 3,
-    "NOTIMP": 4,
-    "NOTIMPL": 4,
-    "REFUSED": 5,
-    "YXDOMAIN": 6,
-    "YXRRSET": 7,
-    "NXRRSET": 8,
-    "NOTAUTH": 9,
-    "NOTZONE": 10,
-    "BADSIG": 16,
-    "BADKEY": 17,
-    "BADTIME": 18,
-    "BADMODE": 19,
-    "BADNAME": 20,
-    "BADALG": 21,
-    "BADTRUNC": 22,
-    "BADCOOKIE": 23,
-}
 
 PROPERTIES = (
     "except",
@@ -82,6 +62,15 @@ class TlsClient:
     cert: str | None = None
     key: str | None = None
     ca: str | None = None
+
+    @classmethod
+    def from_files(cls, files: Sequence[str]) -> TlsClient:
+        """Read up to three file arguments: `CA`, `CERT KEY` or `CERT KEY CA`."""
+        if len(files) == 1:
+            return cls(ca=files[0])
+        if len(files) >= 2:
+            return cls(files[0], files[1], files[2] if len(files) == 3 else None)
+        return cls()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,39 +150,29 @@ def parse_targets(
     return tuple(parse_target(w, ctx, allowed=allowed, plugin=plugin) for w in words)
 
 
+def except_zones(prop: Directive) -> tuple[str, ...]:
+    """Read `except IGNORED_NAMES...`: the zones whose queries are not sent upstream."""
+    words = several(prop, "domain to exclude")
+    return tuple(dict.fromkeys(z for w in words for z in zone(w)))
+
+
 def _rcodes(prop: Directive, *, failover: bool) -> tuple[int, ...]:
-    args = Args(prop)
-    words = (args.next("RCODE"), *args.rest())
-    prop.no_block()
+    words = several(prop, "RCODE")
     found: list[int] = []
     for word in words:
-        code = RCODES.get(word.text.upper())
-        if code is None:
-            raise CorefileError(
-                f"'{word.text}' is not a valid rcode - use names such as NXDOMAIN, SERVFAIL "
-                "or REFUSED",
-                word.pos,
-            )
+        code = rcode(word, any_case=True)
         if failover and code == 0:
             raise CorefileError("NOERROR cannot be used in failover", word.pos)
         found.append(code)
     return tuple(dict.fromkeys(found))
 
 
-def _one(prop: Directive, what: str) -> Word:
-    args = Args(prop)
-    word = args.next(what)
-    args.end()
-    prop.no_block()
-    return word
-
-
 def _uint32(prop: Directive, what: str) -> int:
-    return integer(_one(prop, what), minimum=0, maximum=UINT32_MAX, what=prop.keyword)
+    return integer(single(prop, what), minimum=0, maximum=UINT32_MAX, what=prop.keyword)
 
 
 def _non_negative(prop: Directive) -> int:
-    word = _one(prop, "number")
+    word = single(prop, "number")
     value = integer(word, what=prop.keyword)
     if value < 0:
         raise CorefileError(f"{prop.keyword} can't be negative: {value}", word.pos)
@@ -228,17 +207,11 @@ def _tls(prop: Directive) -> TlsClient:
     words = [w.text for w in prop.args]
     if len(words) > 3:
         raise CorefileError("tls takes at most 3 arguments: tls [CERT KEY] [CA]", prop.args[3].pos)
-    if len(words) == 1:
-        return TlsClient(ca=words[0])
-    if len(words) >= 2:
-        return TlsClient(words[0], words[1], words[2] if len(words) == 3 else None)
-    return TlsClient()
+    return TlsClient.from_files(words)
 
 
 def _resolvers(prop: Directive) -> tuple[tuple[str, int], ...]:
-    args = Args(prop)
-    words = (args.next("resolver address"), *args.rest())
-    prop.no_block()
+    words = several(prop, "resolver address")
     found: list[tuple[str, int]] = []
     for word in words:
         host, number = host_port(word, default_port=53, what="resolver")
@@ -248,7 +221,7 @@ def _resolvers(prop: Directive) -> tuple[tuple[str, int], ...]:
 
 
 def _duration(prop: Directive, *, positive: bool = False) -> float:
-    word = _one(prop, "DURATION")
+    word = single(prop, "DURATION")
     value = duration(word, what=f"{prop.keyword} duration")
     if value < 0 or (positive and value == 0):
         bound = "must be more than 0" if positive else "can't be negative"
@@ -259,11 +232,8 @@ def _duration(prop: Directive, *, positive: bool = False) -> float:
 def _apply(config: ForwardConfig, prop: Directive) -> ForwardConfig:
     match prop.keyword:
         case "except":
-            args = Args(prop)
-            words = (args.next("domain to exclude"), *args.rest())
-            prop.no_block()
-            names = [z for w in words for z in zone(w)]
-            return replace(config, ignored=tuple(dict.fromkeys((*config.ignored, *names))))
+            ignored = (*config.ignored, *except_zones(prop))
+            return replace(config, ignored=tuple(dict.fromkeys(ignored)))
         case "force_tcp":
             return replace(config, force_tcp=flag(prop))
         case "prefer_udp":
@@ -277,9 +247,9 @@ def _apply(config: ForwardConfig, prop: Directive) -> ForwardConfig:
         case "tls":
             return replace(config, tls=_tls(prop))
         case "tls_servername":
-            return replace(config, tls_servername=_one(prop, "NAME").text)
+            return replace(config, tls_servername=single(prop, "NAME").text)
         case "policy":
-            word = _one(prop, "policy")
+            word = single(prop, "policy")
             policies: tuple[Policy, ...] = ("random", "round_robin", "sequential")
             return replace(config, policy=choice(word, policies, "policy"))
         case "health_check":
@@ -303,12 +273,12 @@ def _apply(config: ForwardConfig, prop: Directive) -> ForwardConfig:
         case "read_timeout":
             return replace(config, read_timeout=_duration(prop, positive=True))
         case "doh_method":
-            word = _one(prop, "GET or POST")
+            word = single(prop, "GET or POST")
             methods: tuple[DohMethod, ...] = ("GET", "POST")
             method = choice(word.with_text(word.text.upper()), methods, "doh_method")
             return replace(config, doh_method=method)
         case "source_address":
-            word = _one(prop, "IP address")
+            word = single(prop, "IP address")
             return replace(config, source_address=str(ip_address(word, "source address")))
         case _:
             raise prop.unknown(PROPERTIES)

@@ -3,6 +3,6 @@
 from kdns.corefile import PluginSpec
 from kdns.plugins.health.config import HealthConfig, parse
 
-SPEC = PluginSpec("health", parse, in_chain=False)
+SPEC = PluginSpec("health", parse)
 
 __all__ = ["SPEC", "HealthConfig"]

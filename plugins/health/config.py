@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kdns.corefile import BlockContext, Directive
-from kdns.corefile.syntax import Args, duration, host_port
+from kdns.corefile.syntax import duration, join_host_port, listen_address, single
 
 DEFAULT_PORT = 8080
 
@@ -21,25 +21,16 @@ class HealthConfig:
     @property
     def address(self) -> str:
         """Return the listen address as `HOST:PORT` (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return join_host_port(self.host, self.port)
 
 
 def parse(d: Directive, ctx: BlockContext) -> HealthConfig:
     """Parse `health [ADDRESS] { lameduck DURATION }`."""
-    args = Args(d)
-    config = HealthConfig()
-    word = args.optional()
-    if word is not None:
-        host, port = host_port(word, what="health address")
-        config = replace(config, host=host, port=port)
-    args.end()
+    host, port = listen_address(d, ("", DEFAULT_PORT), "health address")
+    config = HealthConfig(host, port)
     for prop in d.properties():
         if prop.keyword != "lameduck":
             raise prop.unknown(("lameduck",))
-        prop.no_block()
-        pargs = Args(prop)
-        lameduck = duration(pargs.next("DURATION"), minimum=0, what="lameduck duration")
-        pargs.end()
+        lameduck = duration(single(prop, "DURATION"), minimum=0, what="lameduck duration")
         config = replace(config, lameduck=lameduck)
     return config

@@ -15,6 +15,8 @@ from kdns.corefile.syntax import (
     integer,
     ip_address,
     name,
+    several,
+    single,
     zones,
 )
 
@@ -53,9 +55,7 @@ def _entry(line: Directive) -> HostsEntry:
             + (hint or f" - expected IP NAME... or one of: {', '.join(PROPERTIES)}"),
             line.pos,
         ) from None
-    line.no_block()
-    args = Args(line)
-    names = (args.next("host name"), *args.rest())
+    names = several(line, "host name")
     return HostsEntry(str(address), tuple(dict.fromkeys(name(w, "host name") for w in names)))
 
 
@@ -70,18 +70,12 @@ def parse(d: Directive, ctx: BlockContext) -> HostsConfig:
     for prop in d.properties():
         match prop.keyword:
             case "ttl":
-                pargs = Args(prop)
-                word = pargs.next("TTL in seconds")
-                pargs.end()
-                prop.no_block()
+                word = single(prop, "TTL in seconds")
                 config = replace(config, ttl=integer(word, minimum=1, maximum=65535, what="ttl"))
             case "no_reverse":
                 config = replace(config, no_reverse=flag(prop))
             case "reload":
-                pargs = Args(prop)
-                word = pargs.next("DURATION (0 disables reloading)")
-                pargs.end()
-                prop.no_block()
+                word = single(prop, "DURATION (0 disables reloading)")
                 config = replace(config, reload=duration(word, minimum=0, what="reload duration"))
             case "fallthrough":
                 config = replace(config, fallthrough=fallthrough(prop))

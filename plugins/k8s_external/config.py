@@ -24,17 +24,6 @@ class K8sExternalConfig:
     fallthrough: Fallthrough | None = None
 
 
-def _ignored_extra(args: Args, prop: Directive, ctx: BlockContext) -> None:
-    rest = args.rest()
-    if rest:
-        extra = " ".join(w.text for w in rest)
-        ctx.warn(
-            rest[0].pos,
-            f"extra arguments to '{prop.keyword}' are ignored ('{extra}'), as CoreDNS ignores "
-            "them - delete them",
-        )
-
-
 def _apex(word: Word) -> str:
     text = word.text.rstrip(".") if word.text != "." else ""
     if not text or not is_domain_name(text):
@@ -53,11 +42,11 @@ def parse(d: Directive, ctx: BlockContext) -> K8sExternalConfig:
             case "apex":
                 args = Args(prop)
                 config = replace(config, apex=_apex(args.next("APEX")))
-                _ignored_extra(args, prop, ctx)
+                args.ignore_rest(ctx)
             case "ttl":
                 args = Args(prop)
                 ttl = integer(args.next("TTL"), minimum=0, maximum=3600, what="ttl")
-                _ignored_extra(args, prop, ctx)
+                args.ignore_rest(ctx)
                 config = replace(config, ttl=ttl)
             case "headless":
                 config = replace(config, headless=flag(prop))

@@ -15,6 +15,8 @@ from kdns.corefile.syntax import (
     fallthrough,
     flag,
     integer,
+    several,
+    single,
     zone,
     zones,
 )
@@ -100,17 +102,6 @@ def is_reverse(name: str) -> bool:
     return any(name == s or name.endswith("." + s) for s in ("in-addr.arpa.", "ip6.arpa."))
 
 
-def _ignored_extra(args: Args, prop: Directive, ctx: BlockContext) -> None:
-    rest = args.rest()
-    if rest:
-        extra = " ".join(w.text for w in rest)
-        ctx.warn(
-            rest[0].pos,
-            f"extra arguments to '{prop.keyword}' are ignored ('{extra}'), as CoreDNS ignores "
-            "them - delete them",
-        )
-
-
 def _endpoint(word: Word) -> str:
     text = word.text
     scheme = text.partition("://")[0].lower() if "://" in text else "https"
@@ -132,29 +123,21 @@ def _endpoint(word: Word) -> str:
 
 
 def _selector(prop: Directive) -> LabelSelector:
-    args = Args(prop)
-    first = args.next("a label selector EXPRESSION")
-    text = " ".join(w.text for w in (first, *args.rest()))
+    words = several(prop, "a label selector EXPRESSION")
+    text = " ".join(w.text for w in words)
     try:
         return parse_selector(text)
     except SelectorError as exc:
         raise CorefileError(
-            f"'{text}' is not a valid label selector for '{prop.keyword}': {exc}", first.pos
+            f"'{text}' is not a valid label selector for '{prop.keyword}': {exc}", words[0].pos
         ) from None
 
 
 def _ttl(prop: Directive, ctx: BlockContext) -> int:
     args = Args(prop)
     value = integer(args.next("TTL"), minimum=0, maximum=3600, what="ttl")
-    _ignored_extra(args, prop, ctx)
+    args.ignore_rest(ctx)
     return value
-
-
-def _one(prop: Directive, what: str) -> Word:
-    args = Args(prop)
-    word = args.next(what)
-    args.end()
-    return word
 
 
 def _multicluster(prop: Directive, own: tuple[str, ...], ctx: BlockContext) -> tuple[str, ...]:
@@ -184,9 +167,7 @@ def _removed(prop: Directive, ctx: BlockContext) -> None:
             "resolved through the chain - delete the line",
         )
         return
-    args = Args(prop)
-    duration(args.next("DURATION"), minimum=0, what="resync period")
-    args.end()
+    duration(single(prop, "DURATION"), minimum=0, what="resync period")
     ctx.warn(
         prop.pos,
         "'resyncperiod' was removed in CoreDNS 1.7.0; kdns ignores it: it watches the API "
@@ -244,7 +225,7 @@ def parse(d: Directive, ctx: BlockContext) -> KubernetesConfig:
                     config, kubeconfig=Kubeconfig(path, context.text if context else None)
                 )
             case "apiserver_qps":
-                word = _one(prop, "QPS")
+                word = single(prop, "QPS")
                 try:
                     qps = float(word.text)
                 except ValueError:
@@ -255,19 +236,18 @@ def parse(d: Directive, ctx: BlockContext) -> KubernetesConfig:
                     )
                 config = replace(config, apiserver_qps=qps)
             case "apiserver_burst":
-                word = _one(prop, "BURST")
+                word = single(prop, "BURST")
                 config = replace(
                     config, apiserver_burst=integer(word, minimum=0, what="apiserver_burst")
                 )
             case "apiserver_max_inflight":
-                word = _one(prop, "MAX")
+                word = single(prop, "MAX")
                 config = replace(
                     config,
                     apiserver_max_inflight=integer(word, minimum=0, what="apiserver_max_inflight"),
                 )
             case "namespaces":
-                args = Args(prop)
-                names = [args.next("NAMESPACE").text, *(w.text for w in args.rest())]
+                names = [w.text for w in several(prop, "NAMESPACE")]
                 config = replace(
                     config, namespaces=tuple(dict.fromkeys([*config.namespaces, *names]))
                 )
@@ -278,7 +258,7 @@ def parse(d: Directive, ctx: BlockContext) -> KubernetesConfig:
             case "labels":
                 config = replace(config, labels=_selector(prop))
             case "pods":
-                word = _one(prop, "POD-MODE (disabled, insecure or verified)")
+                word = single(prop, "POD-MODE (disabled, insecure or verified)")
                 config = replace(config, pods=choice(word, POD_MODES, "pod mode"))
             case "endpoint_pod_names":
                 config = replace(config, endpoint_pod_names=flag(prop))
@@ -299,7 +279,7 @@ def parse(d: Directive, ctx: BlockContext) -> KubernetesConfig:
                     ctx.warn(prop.pos, "'ignore' without a value does nothing - delete it")
                 else:
                     choice(what, ("empty_service",), "ignore value")
-                    _ignored_extra(args, prop, ctx)
+                    args.ignore_rest(ctx)
                     config = replace(config, ignore_empty_service=True)
             case "multicluster":
                 found = _multicluster(prop, config.zones, ctx)
@@ -307,7 +287,7 @@ def parse(d: Directive, ctx: BlockContext) -> KubernetesConfig:
                     config, multicluster=tuple(dict.fromkeys([*config.multicluster, *found]))
                 )
             case "startup_timeout":
-                word = _one(prop, "DURATION")
+                word = single(prop, "DURATION")
                 config = replace(
                     config, startup_timeout=duration(word, minimum=0, what="startup_timeout")
                 )

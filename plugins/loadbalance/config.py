@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from kdns.corefile import BlockContext, CorefileError, Directive
-from kdns.corefile.syntax import Args, IPNetwork, choice, cidr, duration
+from kdns.corefile.syntax import Args, IPNetwork, choice, cidr, duration, single
 
 Policy = Literal["round_robin", "weighted"]
 POLICIES: tuple[Policy, ...] = ("round_robin", "weighted")
@@ -49,10 +49,7 @@ def _weighted(d: Directive, args: Args) -> LoadbalanceConfig:
     for prop in d.properties():
         match prop.keyword:
             case "reload":
-                prop.no_block()
-                pargs = Args(prop)
-                seconds = duration(pargs.next("DURATION"), minimum=0, what="reload duration")
-                pargs.end()
+                seconds = duration(single(prop, "DURATION"), minimum=0, what="reload duration")
                 config = replace(config, reload=seconds)
             case "prefer":
                 raise CorefileError(

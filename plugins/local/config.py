@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kdns.corefile import BlockContext, Directive
-from kdns.corefile.syntax import Args, choice
+from kdns.corefile.syntax import choice, single
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +22,7 @@ def parse(d: Directive, ctx: BlockContext) -> LocalConfig:
     for prop in d.properties():
         match prop.keyword:
             case "localhost_prefix":
-                prop.no_block()
-                args = Args(prop)
-                value = choice(args.next("on or off"), ("on", "off"), "localhost_prefix value")
-                args.end()
+                value = choice(single(prop, "on or off"), ("on", "off"), "localhost_prefix value")
                 config = LocalConfig(localhost_prefix=value == "on")
             case _:
                 raise prop.unknown(("localhost_prefix",))

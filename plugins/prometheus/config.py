@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kdns.corefile import BlockContext, CorefileError, Directive
-from kdns.corefile.syntax import Args, host_port
+from kdns.corefile.syntax import join_host_port, listen_address, single
 
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 9153
@@ -29,19 +29,13 @@ class PrometheusConfig:
     @property
     def address(self) -> str:
         """Return the listen address as `HOST:PORT` (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return join_host_port(self.host, self.port)
 
 
 def parse(d: Directive, ctx: BlockContext) -> PrometheusConfig:
     """Parse `prometheus [ADDRESS] { runtime_metrics; tls CONFIG_FILE }`."""
-    args = Args(d)
-    config = PrometheusConfig(zones=ctx.zones)
-    word = args.optional()
-    if word is not None:
-        host, port = host_port(word, what="metrics address")
-        config = replace(config, host=host, port=port)
-    args.end()
+    host, port = listen_address(d, (DEFAULT_HOST, DEFAULT_PORT), "metrics address")
+    config = PrometheusConfig(zones=ctx.zones, host=host, port=port)
     tls_at: Directive | None = None
     for prop in d.properties():
         match prop.keyword:
@@ -55,11 +49,7 @@ def parse(d: Directive, ctx: BlockContext) -> PrometheusConfig:
                         prop.pos,
                     )
                 tls_at = prop
-                prop.no_block()
-                pargs = Args(prop)
-                path = pargs.next("CONFIG_FILE").text
-                pargs.end()
-                config = replace(config, tls_config=path)
+                config = replace(config, tls_config=single(prop, "CONFIG_FILE").text)
             case _:
                 raise prop.unknown(("runtime_metrics", "tls"))
     return config

@@ -6,12 +6,14 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
-from kdns.corefile.syntax import Args, choice, duration, flag, host_port, integer, zone
+from kdns.corefile.mnemonics import RCODES
+from kdns.corefile.syntax import Args, choice, duration, flag, host_port, integer, several, single
 from kdns.plugins.forward import (
     ForwardConfig,
     Target,
     TlsClient,
     Upstream,
+    except_zones,
     from_zone,
     parse_targets,
 )
@@ -90,14 +92,6 @@ class ProxyConfig:
         )
 
 
-def _one(prop: Directive, what: str) -> Word:
-    args = Args(prop)
-    word = args.next(what)
-    args.end()
-    prop.no_block()
-    return word
-
-
 def _health_check(prop: Directive) -> HttpHealthCheck:
     args = Args(prop)
     word = args.next("PATH:PORT")
@@ -119,11 +113,8 @@ def _health_check(prop: Directive) -> HttpHealthCheck:
 
 
 def _fallthrough(prop: Directive) -> tuple[int, ...]:
-    args = Args(prop)
-    words = (args.next("SERVFAIL or REFUSED"), *args.rest())
-    prop.no_block()
-    codes = {"SERVFAIL": 2, "REFUSED": 5}
-    found = [codes[choice(w, ("SERVFAIL", "REFUSED"), "fallthrough rcode")] for w in words]
+    words = several(prop, "SERVFAIL or REFUSED")
+    found = [RCODES[choice(w, ("SERVFAIL", "REFUSED"), "fallthrough rcode")] for w in words]
     return tuple(dict.fromkeys(found))
 
 
@@ -136,11 +127,7 @@ def _grpc_tls(words: tuple[Word, ...]) -> TlsClient | None:
             "protocol grpc takes at most 3 files: grpc [insecure|CACERT|CERT KEY|CERT KEY CACERT]",
             words[3].pos,
         )
-    if len(texts) == 1:
-        return TlsClient(ca=texts[0])
-    if len(texts) >= 2:
-        return TlsClient(texts[0], texts[1], texts[2] if len(texts) == 3 else None)
-    return TlsClient()
+    return TlsClient.from_files(texts)
 
 
 def _protocol(config: ProxyConfig, prop: Directive, ctx: BlockContext) -> ProxyConfig:
@@ -187,27 +174,23 @@ def _protocol(config: ProxyConfig, prop: Directive, ctx: BlockContext) -> ProxyC
 def _apply(config: ProxyConfig, prop: Directive, ctx: BlockContext) -> ProxyConfig:
     match prop.keyword:
         case "policy":
-            word = _one(prop, "policy")
+            word = single(prop, "policy")
             if word.text == "first":
                 return replace(config, policy="sequential")
             policies: tuple[Policy, ...] = ("random", "least_conn", "round_robin", "sequential")
             return replace(config, policy=choice(word, policies, "policy"))
         case "fail_timeout":
-            word = _one(prop, "DURATION")
+            word = single(prop, "DURATION")
             return replace(config, fail_timeout=duration(word, minimum=0, what="fail_timeout"))
         case "max_fails":
-            word = _one(prop, "INTEGER")
+            word = single(prop, "INTEGER")
             return replace(config, max_fails=integer(word, minimum=0, what="max_fails"))
         case "health_check":
             return replace(config, health_check=_health_check(prop))
         case "report_health":
             return replace(config, report_health=flag(prop))
         case "except":
-            args = Args(prop)
-            words = (args.next("domain to exclude"), *args.rest())
-            prop.no_block()
-            names = [z for w in words for z in zone(w)]
-            return replace(config, ignored=tuple(dict.fromkeys(names)))
+            return replace(config, ignored=except_zones(prop))
         case "spray":
             return replace(config, spray=flag(prop))
         case "fallthrough":

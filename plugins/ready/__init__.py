@@ -3,6 +3,6 @@
 from kdns.corefile import PluginSpec
 from kdns.plugins.ready.config import Monitor, ReadyConfig, parse
 
-SPEC = PluginSpec("ready", parse, once=True, in_chain=False)
+SPEC = PluginSpec("ready", parse, once=True)
 
 __all__ = ["SPEC", "Monitor", "ReadyConfig"]

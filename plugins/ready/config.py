@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from kdns.corefile import BlockContext, Directive
-from kdns.corefile.syntax import Args, choice, host_port
+from kdns.corefile.syntax import choice, join_host_port, listen_address, single
 
 DEFAULT_PORT = 8181
 
@@ -28,25 +28,16 @@ class ReadyConfig:
     @property
     def address(self) -> str:
         """Return the listen address as `HOST:PORT` (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return join_host_port(self.host, self.port)
 
 
 def parse(d: Directive, ctx: BlockContext) -> ReadyConfig:
     """Parse `ready [ADDRESS] { monitor until-ready|continuously }`."""
-    args = Args(d)
-    config = ReadyConfig()
-    word = args.optional()
-    if word is not None:
-        host, port = host_port(word, what="ready address")
-        config = replace(config, host=host, port=port)
-    args.end()
+    host, port = listen_address(d, ("", DEFAULT_PORT), "ready address")
+    config = ReadyConfig(host, port)
     for prop in d.properties():
         if prop.keyword != "monitor":
             raise prop.unknown(("monitor",))
-        prop.no_block()
-        pargs = Args(prop)
-        monitor = choice(pargs.next("until-ready or continuously"), MONITORS, "monitor type")
-        pargs.end()
+        monitor = choice(single(prop, "until-ready or continuously"), MONITORS, "monitor type")
         config = replace(config, monitor=monitor)
     return config

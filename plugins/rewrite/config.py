@@ -21,8 +21,8 @@ from typing import Literal, TypeAlias
 
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
 from kdns.corefile.errors import did_you_mean
+from kdns.corefile.mnemonics import RCODES, qclass_name, qtype_name
 from kdns.corefile.syntax import choice, regex
-from kdns.plugins.template.config import QCLASSES, QTYPES, RCODES
 
 Mode = Literal["stop", "continue"]
 MatchType = Literal["exact", "prefix", "suffix", "substring", "regex"]
@@ -287,11 +287,12 @@ def _name_rule(words: Sequence[Word], field: Word) -> NameRule:
     return NameRule(match, replacement, auto or kind == "exact", answers)
 
 
-def _mnemonic(word: Word, table: dict[str, int], what: str) -> str:
-    text = word.text.upper()
-    if text not in table:
-        raise CorefileError(f"invalid {what} '{word.text}'", word.pos)
-    return text
+def _type(word: Word) -> str:
+    return qtype_name(word, what="type", any_case=True)
+
+
+def _class(word: Word) -> str:
+    return qclass_name(word, what="class", any_case=True)
 
 
 def _code(word: Word, what: str, maximum: int) -> int:
@@ -513,7 +514,7 @@ def parse(d: Directive, ctx: BlockContext) -> RewriteConfig:
                 rest[-1] if rest else field,
                 "type rules take exactly two arguments: FROM TO",
             )
-            rule = TypeRule(_mnemonic(rest[0], QTYPES, "type"), _mnemonic(rest[1], QTYPES, "type"))
+            rule = TypeRule(_type(rest[0]), _type(rest[1]))
         case "class":
             _count(
                 rest,
@@ -521,9 +522,7 @@ def parse(d: Directive, ctx: BlockContext) -> RewriteConfig:
                 rest[-1] if rest else field,
                 "class rules take exactly two arguments: FROM TO",
             )
-            rule = ClassRule(
-                _mnemonic(rest[0], QCLASSES, "class"), _mnemonic(rest[1], QCLASSES, "class")
-            )
+            rule = ClassRule(_class(rest[0]), _class(rest[1]))
         case "edns0":
             rule = _edns0_rule(rest, field)
         case "ttl":

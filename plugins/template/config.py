@@ -9,42 +9,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-import dnslib
-
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
-from kdns.corefile.syntax import Args, Fallthrough, fallthrough, integer, regex, zones
+from kdns.corefile.mnemonics import qclass_name, qtype_name, rcode
+from kdns.corefile.syntax import (
+    Args,
+    Fallthrough,
+    fallthrough,
+    integer,
+    regex,
+    several,
+    single,
+    zones,
+)
 
-#: Query classes by mnemonic, as miekg/dns spells them (StringToClass).
-QCLASSES: dict[str, int] = {"IN": 1, "CS": 2, "CH": 3, "HS": 4, "NONE": 254, "ANY": 255}
-#: Record types by mnemonic.
-QTYPES: dict[str, int] = {str(v): int(k) for k, v in dnslib.QTYPE.forward.items()}
-#: Response codes by mnemonic, as miekg/dns spells them (StringToRcode).
-RCODES: dict[str, int] = {
-    "NOERROR": 0,
-    "FORMERR": 1,
-    "SERVFAIL": 2,
-    "NXDOMAIN": 3,
-    "NOTIMP": 4,
-    "NOTIMPL": 4,
-    "REFUSED": 5,
-    "YXDOMAIN": 6,
-    "YXRRSET": 7,
-    "NXRRSET": 8,
-    "NOTAUTH": 9,
-    "NOTZONE": 10,
-    "DSOTYPENI": 11,
-    "BADSIG": 16,
-    "BADKEY": 17,
-    "BADTIME": 18,
-    "BADMODE": 19,
-    "BADNAME": 20,
-    "BADALG": 21,
-    "BADTRUNC": 22,
-    "BADCOOKIE": 23,
-}
-CLASS_EXAMPLES = "one of " + ", ".join(QCLASSES)
-TYPE_EXAMPLES = "a record type such as A, AAAA, PTR, TXT or ANY"
-RCODE_EXAMPLES = "a response code such as NOERROR, NXDOMAIN, SERVFAIL or REFUSED"
 PROPERTIES = (
     "match",
     "answer",
@@ -100,17 +77,6 @@ class TemplateConfig:
     fallthrough: Fallthrough | None = None
 
 
-def mnemonic(word: Word, table: dict[str, int], what: str, examples: str) -> str:
-    """Read an exact (case-sensitive) mnemonic from `table`; `examples` name valid ones."""
-    if word.text in table:
-        return word.text
-    if word.text.upper() in table:
-        hint = f" - write it in upper case: '{word.text.upper()}'"
-    else:
-        hint = f" - expected {examples}"
-    raise CorefileError(f"invalid {what} '{word.text}'{hint}", word.pos)
-
-
 def check_template(word: Word) -> str:
     """Return a Go template's text after checking that every `{{` action is closed."""
     text = word.text
@@ -123,15 +89,8 @@ def check_template(word: Word) -> str:
     return text
 
 
-def _words(prop: Directive, what: str) -> tuple[Word, ...]:
-    prop.no_block()
-    if not prop.args:
-        Args(prop).next(what)
-    return prop.args
-
-
 def _templates(prop: Directive) -> tuple[str, ...]:
-    return tuple(check_template(w) for w in _words(prop, "RR template"))
+    return tuple(check_template(w) for w in several(prop, "RR template"))
 
 
 def _ederror(prop: Directive) -> ExtendedError:
@@ -162,14 +121,14 @@ def _variable(prop: Directive) -> Variable:
 def parse(d: Directive, ctx: BlockContext) -> TemplateConfig:
     """Parse `template CLASS TYPE [ZONE...] { ... }`."""
     args = Args(d)
-    qclass = mnemonic(args.next("CLASS"), QCLASSES, "query class", CLASS_EXAMPLES)
-    qtype = mnemonic(args.next("TYPE"), QTYPES, "query type", TYPE_EXAMPLES)
+    qclass = qclass_name(args.next("CLASS"))
+    qtype = qtype_name(args.next("TYPE"))
     config = TemplateConfig(qclass, qtype, zones(args.rest(), ctx))
     matches: list[re.Pattern[str]] = []
     for prop in d.properties():
         match prop.keyword:
             case "match":
-                matches.extend(regex(w) for w in _words(prop, "REGEX"))
+                matches.extend(regex(w) for w in several(prop, "REGEX"))
             case "answer":
                 config = replace(config, answer=config.answer + _templates(prop))
             case "additional":
@@ -177,17 +136,13 @@ def parse(d: Directive, ctx: BlockContext) -> TemplateConfig:
             case "authority":
                 config = replace(config, authority=config.authority + _templates(prop))
             case "rcode":
-                prop.no_block()
-                pargs = Args(prop)
-                code = mnemonic(pargs.next("CODE"), RCODES, "rcode", RCODE_EXAMPLES)
-                pargs.end()
-                config = replace(config, rcode=RCODES[code])
+                config = replace(config, rcode=rcode(single(prop, "CODE")))
             case "ederror":
                 config = replace(config, ederror=_ederror(prop))
             case "var":
                 config = replace(config, variables=(*config.variables, _variable(prop)))
             case "expr":
-                text = " ".join(w.text for w in _words(prop, "EXPRESSION"))
+                text = " ".join(w.text for w in several(prop, "EXPRESSION"))
                 config = replace(config, expressions=(*config.expressions, text))
             case "fallthrough":
                 config = replace(config, fallthrough=fallthrough(prop))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from kdns.corefile import BlockContext, Directive
-from kdns.corefile.syntax import Args, choice
+from kdns.corefile.syntax import Args, choice, single
 
 ClientAuth = Literal["nocert", "request", "require", "verify_if_given", "require_and_verify"]
 CLIENT_AUTH: tuple[ClientAuth, ...] = (
@@ -41,10 +41,7 @@ def parse(d: Directive, ctx: BlockContext) -> TlsConfig:
     for prop in d.properties():
         if prop.keyword != "client_auth":
             raise prop.unknown(("client_auth",))
-        pargs = Args(prop)
-        word = pargs.next("client authentication type")
-        pargs.end()
-        prop.no_block()
+        word = single(prop, "client authentication type")
         config = replace(config, client_auth=choice(word, CLIENT_AUTH, "authentication type"))
     if not any(a.transport in TLS_TRANSPORTS for a in ctx.addresses):
         ctx.warn(

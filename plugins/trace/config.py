@@ -8,7 +8,7 @@ from typing import Literal
 
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
 from kdns.corefile.errors import did_you_mean
-from kdns.corefile.syntax import Args, choice, duration, integer
+from kdns.corefile.syntax import Args, choice, duration, integer, single
 
 EndpointType = Literal["zipkin", "datadog"]
 
@@ -80,15 +80,6 @@ def _rate(word: Word) -> float:
     return value
 
 
-def _one(prop: Directive, what: str) -> Word:
-    """Read the single argument of a property."""
-    prop.no_block()
-    args = Args(prop)
-    word = args.next(what)
-    args.end()
-    return word
-
-
 def _optional(prop: Directive) -> Word | None:
     """Read the optional single argument of a property."""
     prop.no_block()
@@ -121,10 +112,10 @@ def parse(d: Directive, ctx: BlockContext) -> TraceConfig:
     for prop in d.properties():
         match prop.keyword:
             case "every":
-                amount = integer(_one(prop, "AMOUNT"), minimum=0, what="every amount")
+                amount = integer(single(prop, "AMOUNT"), minimum=0, what="every amount")
                 config = replace(config, every=amount)
             case "service":
-                config = replace(config, service=_one(prop, "NAME").text)
+                config = replace(config, service=single(prop, "NAME").text)
             case "client_server":
                 word = _optional(prop)
                 config = replace(config, client_server=True if word is None else _boolean(word))

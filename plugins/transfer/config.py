@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
-from kdns.corefile.syntax import Args, host_port, ip_address, zones
+from kdns.corefile.syntax import Args, host_port, ip_address, several, single, zones
 
 PROPERTIES = ("to", "source")
 
@@ -51,9 +51,7 @@ def parse(d: Directive, ctx: BlockContext) -> TransferConfig:
     for prop in d.properties():
         match prop.keyword:
             case "to":
-                args = Args(prop)
-                words = (args.next("address or '*'"), *args.rest())
-                prop.no_block()
+                words = several(prop, "address or '*'")
                 found = list(config.to)
                 for word in words:
                     if word.text == "*":
@@ -62,10 +60,7 @@ def parse(d: Directive, ctx: BlockContext) -> TransferConfig:
                         found.append(_address(word))
                 config = replace(config, to=tuple(dict.fromkeys(found)))
             case "source":
-                args = Args(prop)
-                word = args.next("source IP address")
-                args.end()
-                prop.no_block()
+                word = single(prop, "source IP address")
                 config = replace(config, source=str(ip_address(word, "source IP address")))
             case _:
                 raise prop.unknown(PROPERTIES)

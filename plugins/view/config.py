@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
-from kdns.corefile.syntax import Args
+from kdns.corefile.syntax import Args, several
 
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
@@ -61,9 +61,6 @@ def parse(d: Directive, ctx: BlockContext) -> ViewConfig:
     for prop in d.properties():
         if prop.keyword != "expr":
             raise prop.unknown(("expr",))
-        prop.no_block()
-        pargs = Args(prop)
-        first = pargs.next("EXPRESSION")
-        text = " ".join(w.text for w in (first, *pargs.rest()))
-        expressions.append(check_expression(text, first))
+        words = several(prop, "EXPRESSION")
+        expressions.append(check_expression(" ".join(w.text for w in words), words[0]))
     return ViewConfig(name, tuple(expressions))

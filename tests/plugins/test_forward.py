@@ -189,7 +189,7 @@ INVALID = [
     ("forward . 8.8.8.8 {\ntls a b c d\n}", 3, 11, "at most 3 arguments"),
     ("forward . 8.8.8.8 {\ntls_servername\n}", 3, 1, "missing NAME after 'tls_servername'"),
     ("forward . 8.8.8.8 {\nnext\n}", 3, 1, "missing RCODE after 'next'"),
-    ("forward . 8.8.8.8 {\nnext NXDOMAINX\n}", 3, 6, "'NXDOMAINX' is not a valid rcode"),
+    ("forward . 8.8.8.8 {\nnext NXDOMAINX\n}", 3, 6, "invalid rcode 'NXDOMAINX'"),
     ("forward . 8.8.8.8 {\nfailover NOERROR\n}", 3, 10, "NOERROR cannot be used in failover"),
     ("forward . 8.8.8.8 {\nnext_on_nodata 1\n}", 3, 16, "takes no arguments"),
     ("forward . 8.8.8.8 {\nresolver dns.google\n}", 3, 10, "not a valid resolver IP address"),
