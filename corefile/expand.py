@@ -80,6 +80,8 @@ class Expander:
     snippets: dict[str, tuple[Line, ...]] = field(default_factory=dict)
     _stack: list[str] = field(default_factory=list)
     _parsed: dict[str, tuple[Line, ...]] = field(default_factory=dict)
+    #: Import globs seen, matched or not: a file appearing there changes the configuration.
+    globs: list[str] = field(default_factory=list)
     _imports: int = 0
 
     def parse_file(self, path: str) -> tuple[Line, ...]:
@@ -206,6 +208,7 @@ class Expander:
                     "as in CoreDNS",
                     target.pos,
                 )
+            self.globs.append(pattern)
             paths = [p for p in self.reader.glob(pattern) if not self.reader.is_dir(p)]
             if not paths:
                 self.warnings.append(

@@ -62,6 +62,7 @@ def loads(
         raise CorefileError.collect(
             [*exc.diagnostics, *expander.warnings], expander.sources
         ) from None
+    inputs = (*expander.sources, *expander.globs)
     builder = _Builder(registry, default_port)
     servers = builder.blocks(lines)
     diagnostics = [*expander.warnings, *builder.diagnostics]
@@ -76,8 +77,8 @@ def loads(
             f"no server block: kdns serves the built-in default (.:{default_port} with whoami "
             "and log)",
         )
-        return Corefile(path, model.servers, (*diagnostics, note), default=True)
-    return Corefile(path, tuple(servers), tuple(diagnostics))
+        return Corefile(path, model.servers, (*diagnostics, note), True, inputs)
+    return Corefile(path, tuple(servers), tuple(diagnostics), inputs=inputs)
 
 
 class _Builder:

@@ -88,3 +88,5 @@ class Corefile:
     warnings: tuple[Diagnostic, ...] = ()
     #: True when the file held no server block and the built-in default is served.
     default: bool = False
+    #: Every file read (the Corefile and its imports) and every import glob, for reload.
+    inputs: tuple[str, ...] = ()

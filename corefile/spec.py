@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from kdns.corefile.addresses import ZoneAddress
 from kdns.corefile.ast import Directive
@@ -54,3 +54,7 @@ class PluginSpec:
     note: str = ""
     #: False for server-level directives (bind, reload, health...) that never see a query.
     in_chain: bool = True
+    #: Makes the handler from the block's configs of this plugin: `(configs, next, ctx)`.
+    #: Typed loosely here because the Corefile stage knows nothing of handlers
+    #: (kdns.plugins.base.BuildFn is the real signature).
+    build: Callable[..., Any] | None = None

@@ -1,12 +1,321 @@
-"""The plugin API: what a plugin package exports and the helpers its parse uses."""
+"""The plugin API: requests, response writers, handlers and the capabilities the runtime seeks.
+
+The contract follows CoreDNS so plugins compose the same way: a handler gets the request and a
+response writer, either writes a reply or calls the next handler, and returns an rcode. SERVFAIL,
+REFUSED, FORMERR and NOTIMP returned without writing mean "nothing was written; the server
+writes a reply with that rcode". Errors the *errors* plugin should log are raised as
+`PluginError`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+import dnslib
 
 from kdns.corefile import BlockContext, Directive, PluginSpec
 
-__all__ = ["BlockContext", "Directive", "PluginSpec", "UnsupportedConfig", "unsupported"]
+__all__ = [
+    "FORMERR",
+    "NOERROR",
+    "NOTIMP",
+    "NXDOMAIN",
+    "REFUSED",
+    "SERVFAIL",
+    "BlockContext",
+    "BuildContext",
+    "Directive",
+    "Handler",
+    "HttpRoutes",
+    "Lameduck",
+    "Plugin",
+    "PluginError",
+    "PluginSpec",
+    "Readiness",
+    "Recorder",
+    "ReloadPolicy",
+    "Request",
+    "ResponseWriter",
+    "Route",
+    "ServerState",
+    "Startable",
+    "Stoppable",
+    "UnsupportedConfig",
+    "next_or_failure",
+    "unsupported",
+    "wrote",
+]
+
+NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
+#: Rcodes a handler returns to say it wrote nothing (the server writes the reply).
+NOT_WRITTEN = frozenset({SERVFAIL, REFUSED, FORMERR, NOTIMP})
+
+Proto = Literal["udp", "tcp"]
+C = TypeVar("C")
+
+
+def wrote(rcode: int) -> bool:
+    """Tell whether a handler returning `rcode` has written a reply itself."""
+    return rcode not in NOT_WRITTEN
+
+
+class PluginError(Exception):
+    """An error a plugin reports; the *errors* plugin logs it as `plugin/NAME: message`."""
+
+    def __init__(self, plugin: str, message: str) -> None:
+        super().__init__(f"plugin/{plugin}: {message}")
+        self.plugin = plugin
+
+
+@dataclass(slots=True)
+class Request:
+    """A query as a plugin sees it: the parsed message plus what is known about the client.
+
+    `qname` is lower-cased and fully qualified (for matching); `name` keeps the case the
+    client asked with (for answers).
+    """
+
+    msg: dnslib.DNSRecord
+    proto: Proto
+    remote: tuple[str, int]
+    local: tuple[str, int] = ("", 0)
+    size: int = 0
+    #: The listener, as metrics label it: `dns://:53`.
+    server: str = ""
+    #: The server block zone that matched the query.
+    zone: str = "."
+    view: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    #: The plugin that wrote the reply: a handler that writes sets it to its name before
+    #: writing (the `plugin` label of coredns_dns_responses_total).
+    answered_by: str = ""
+    name: str = field(init=False)
+    qname: str = field(init=False)
+    qtype: int = field(init=False)
+    qclass: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.msg.questions:
+            q = self.msg.questions[0]
+            self.name = str(q.qname) or "."
+            self.qtype, self.qclass = q.qtype, q.qclass
+        else:
+            self.name, self.qtype, self.qclass = ".", 0, 0
+        self.qname = self.name.lower()
+
+    @property
+    def id(self) -> int:
+        """Return the message ID."""
+        return int(self.msg.header.id)
+
+    @property
+    def family(self) -> int:
+        """Return 1 for an IPv4 client, 2 for IPv6 (the metrics label)."""
+        return 2 if ":" in self.remote[0] else 1
+
+    @property
+    def opt(self) -> dnslib.RR | None:
+        """Return the client's EDNS0 OPT record, if any."""
+        for rr in self.msg.ar:
+            if rr.rtype == dnslib.QTYPE.OPT:
+                return rr
+        return None
+
+    @property
+    def do(self) -> bool:
+        """Tell whether the client set the DNSSEC OK bit."""
+        opt = self.opt
+        return bool(opt is not None and opt.ttl & 0x8000)
+
+    @property
+    def udp_size(self) -> int:
+        """Return the largest reply the client takes: 65535 on TCP, else its EDNS size (>= 512)."""
+        if self.proto == "tcp":
+            return 65535
+        opt = self.opt
+        return max(512, int(opt.rclass)) if opt is not None else 512
+
+    @property
+    def type_name(self) -> str:
+        """Return the query type mnemonic (`A`, `TYPE65534` when unknown)."""
+        return _mnemonic(dnslib.QTYPE, self.qtype, "TYPE")
+
+    @property
+    def class_name(self) -> str:
+        """Return the query class mnemonic (`IN`, `CH`)."""
+        return _mnemonic(dnslib.CLASS, self.qclass, "CLASS")
+
+    def reply(self, rcode: int = NOERROR, *, aa: bool = False) -> dnslib.DNSRecord:
+        """Return an empty reply to this query: same ID and question, RD copied, QR set."""
+        header = dnslib.DNSHeader(
+            id=self.msg.header.id,
+            qr=1,
+            aa=int(aa),
+            rd=self.msg.header.rd,
+            opcode=self.msg.header.opcode,
+            rcode=rcode,
+        )
+        return dnslib.DNSRecord(header, questions=self.msg.questions[:1])
+
+
+def _mnemonic(table: Any, code: int, prefix: str) -> str:
+    try:
+        return str(table[code])
+    except Exception:  # dnslib raises its own error type for unknown codes
+        return f"{prefix}{code}"
+
+
+class ResponseWriter(Protocol):
+    """Where a handler writes its reply."""
+
+    def write(self, reply: dnslib.DNSRecord) -> None:
+        """Send `reply` to the client (after truncation to what it accepts)."""
+        ...
+
+
+class Recorder:
+    """A writer that passes replies on and remembers the last one, for wrapping plugins."""
+
+    __slots__ = ("inner", "reply")
+
+    def __init__(self, inner: ResponseWriter) -> None:
+        self.inner = inner
+        self.reply: dnslib.DNSRecord | None = None
+
+    def write(self, reply: dnslib.DNSRecord) -> None:
+        """Remember `reply`, then write it to the wrapped writer."""
+        self.reply = reply
+        self.inner.write(reply)
+
+    @property
+    def rcode(self) -> int | None:
+        """Return the rcode written, or None if nothing was."""
+        return None if self.reply is None else int(self.reply.header.rcode)
+
+
+@runtime_checkable
+class Handler(Protocol):
+    """A link of the chain."""
+
+    name: str
+
+    async def serve_dns(self, req: Request, w: ResponseWriter) -> int:
+        """Answer `req` through `w` or pass it on; return the rcode (see the module doc)."""
+        ...
+
+
+async def next_or_failure(name: str, nxt: Handler | None, req: Request, w: ResponseWriter) -> int:
+    """Call the next handler, or fail with SERVFAIL when there is none (as CoreDNS does)."""
+    if nxt is None:
+        raise PluginError(name, "no next plugin found")
+    return await nxt.serve_dns(req, w)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What a plugin's build may know about its server block besides its own configs."""
+
+    zones: tuple[str, ...]
+    #: The configs of every plugin of the block, by name, in written order.
+    configs: Mapping[str, tuple[object, ...]] = field(default_factory=dict)
+    #: The listener labels of the block (`dns://:53`), for metrics.
+    servers: tuple[str, ...] = ()
+
+
+class Plugin(Generic[C]):
+    """A convenient base for handlers: holds the configs and the next handler."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, configs: tuple[C, ...], nxt: Handler | None, ctx: BuildContext) -> None:
+        self.configs = configs
+        self.config = configs[0]
+        self.next = nxt
+        self.ctx = ctx
+
+    async def serve_dns(self, req: Request, w: ResponseWriter) -> int:
+        """Pass the query on (override to answer)."""
+        return await next_or_failure(self.name, self.next, req, w)
+
+
+#: Builds a plugin's handler from the configs of its directives in one block.
+BuildFn = Callable[[tuple[Any, ...], "Handler | None", BuildContext], Handler]
+
+
+@runtime_checkable
+class Startable(Protocol):
+    """A handler with work to start after its generation is built (watches, health checks)."""
+
+    async def start(self) -> None:
+        """Start; raise to make the whole generation fail to start."""
+        ...
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """A handler that holds resources to release when its generation retires."""
+
+    async def stop(self) -> None:
+        """Release what start() acquired."""
+        ...
+
+
+@runtime_checkable
+class Readiness(Protocol):
+    """A handler that reports readiness to the *ready* plugin."""
+
+    def ready(self) -> bool:
+        """Tell whether the plugin is ready to serve."""
+        ...
+
+
+class ServerState(Protocol):
+    """What side endpoints (health, ready) may ask of the running server."""
+
+    @property
+    def stopping(self) -> bool:
+        """Tell whether shutdown has begun (the lameduck)."""
+        ...
+
+    def not_ready(self) -> list[str]:
+        """Return the names of chain plugins that are not ready, sorted."""
+        ...
+
+
+#: An HTTP route: server state in; status, content type and body out.
+Route = Callable[[ServerState], tuple[int, str, bytes]]
+
+
+@runtime_checkable
+class HttpRoutes(Protocol):
+    """A plugin that serves HTTP paths on a side listener (health, ready, metrics)."""
+
+    def http_address(self) -> tuple[str, int]:
+        """Return the host ("" for all) and port to listen on."""
+        ...
+
+    def http_routes(self) -> dict[str, Route]:
+        """Return the paths served and their responders."""
+        ...
+
+
+@runtime_checkable
+class Lameduck(Protocol):
+    """A plugin that asks the server to keep answering for a while after SIGTERM."""
+
+    def lameduck(self) -> float:
+        """Return the seconds to keep serving after shutdown begins."""
+        ...
+
+
+@runtime_checkable
+class ReloadPolicy(Protocol):
+    """A config that turns live reload on, with the fallback poll's interval and jitter."""
+
+    interval: float
+    jitter: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from kdns.plugins import default_registry
+from kdns.runtime import logs
 from kdns.runtime.check import run_check
+from kdns.runtime.server import RunOptions
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,12 +38,57 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
+    serve = commands.add_parser(
+        "serve",
+        help="serve DNS as the Corefile says (also: kdns -conf FILE)",
+        description="Serve DNS. CoreDNS's flags work as they are: -conf, -dns.port, -quiet, "
+        "-pidfile, -plugins, -version.",
+    )
+    serve.add_argument(
+        "--conf",
+        "-conf",
+        dest="conf",
+        metavar="FILE",
+        help="Corefile to load (default: ./Corefile, else the built-in default)",
+    )
+    serve.add_argument(
+        "--dns.port",
+        "-dns.port",
+        "-p",
+        dest="dns_port",
+        type=int,
+        default=53,
+        metavar="PORT",
+        help="default port for dns:// zones (default: 53)",
+    )
+    serve.add_argument(
+        "--quiet",
+        "-quiet",
+        action="store_true",
+        help="do not print the served zones and version at startup",
+    )
+    serve.add_argument("--pidfile", "-pidfile", metavar="FILE", help="write the process ID here")
+    serve.add_argument(
+        "--plugins", "-plugins", action="store_true", help="list the plugins kdns serves and exit"
+    )
+    serve.add_argument(
+        "--version", "-version", action="store_true", help="print the version and exit"
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log as CoreDNS-style text lines (default) or JSON",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the kdns command line; return the exit code (2 for usage errors)."""
-    args = _parser().parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in or (args_in[0].startswith("-") and args_in[0] not in ("-h", "--help")):
+        args_in.insert(0, "serve")  # `kdns -conf FILE`, as the seed's container runs it
+    args = _parser().parse_args(args_in)
     if args.command == "check":
         return run_check(
             args.files,
@@ -50,7 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             explain_=args.explain,
             out=sys.stdout,
         )
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    from kdns.runtime.serve import platform_line, serve, version
+
+    if args.version:
+        print(f"{version()}\n{platform_line()}")
+        return 0
+    if args.plugins:
+        served = [n for n, s in default_registry().items() if s.support == "served"]
+        print("Server types:\n  dns\n\nPlugins:\n" + "".join(f"  dns.{n}\n" for n in served))
+        return 0
+    logs.setup(args.log_format)
+    return serve(RunOptions(args.conf, args.dns_port, args.quiet, args.pidfile))
 
 
 if __name__ == "__main__":

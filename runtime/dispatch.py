@@ -1,0 +1,149 @@
+"""One listener's view of the configuration: zones to chains, and the per-packet entry point."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dnslib
+import structlog
+
+from kdns.corefile import ServerBlock
+from kdns.plugins.base import (
+    FORMERR,
+    NOT_WRITTEN,
+    REFUSED,
+    SERVFAIL,
+    Handler,
+    PluginError,
+    Proto,
+    Request,
+)
+from kdns.plugins.metrics import PANICS
+from kdns.runtime.writer import Writer
+
+log = structlog.get_logger("kdns.server")
+
+IN, DS = 1, 43
+BADVERS = 16
+
+
+@dataclass(slots=True)
+class Route:
+    """A zone of a server block on this listener and the chain that serves it."""
+
+    zone: str
+    chain: Handler | None
+    block: ServerBlock
+
+
+@dataclass(slots=True)
+class ZoneMux:
+    """The zones served on one listener (`dns://:53`) and how a query picks its block."""
+
+    label: str
+    routes: dict[str, list[Route]] = field(default_factory=dict)
+    #: Classes other than IN pass only when a block here serves them (chaos, forward).
+    any_class: bool = False
+    #: Queries being answered right now, so a retiring generation can drain.
+    in_flight: int = 0
+
+    def add(self, route: Route) -> None:
+        """Serve `route.zone` with `route.chain` on this listener."""
+        self.routes.setdefault(route.zone, []).append(route)
+
+    def route(self, qname: str, qtype: int) -> Route | None:
+        """Pick the block for a lower-case qname: longest zone; DS goes to the parent side."""
+        found: Route | None = None
+        name = qname
+        while True:
+            routes = self.routes.get(name)
+            if routes:
+                found = routes[0]
+                if qtype != DS:
+                    return found
+            if name == ".":
+                break
+            dot = name.find(".")
+            name = name[dot + 1 :] or "."
+        if found is not None:
+            return found
+        return None
+
+    async def handle(
+        self,
+        wire: bytes,
+        proto: Proto,
+        remote: tuple[str, int],
+        local: tuple[str, int],
+        send: Callable[[bytes], None],
+    ) -> None:
+        """Answer one packet; never raises (a bad packet gets FORMERR or is dropped)."""
+        try:
+            msg = dnslib.DNSRecord.parse(wire)
+        except Exception:
+            reply = error_reply(wire, FORMERR)
+            if reply is not None:
+                send(reply)
+            return
+        if msg.header.qr:
+            return  # a response, not a query: drop it as CoreDNS does
+        req = Request(msg, proto, remote, local, size=len(wire), server=self.label)
+        w = Writer(req, send)
+        self.in_flight += 1
+        try:
+            await self._serve(req, w)
+        except Exception:  # last line of defence: never let a packet kill the listener
+            PANICS.inc()
+            log.exception("recovered from panic", server=self.label, qname=req.name)
+            reply = error_reply(wire, SERVFAIL)
+            if w.written is None and reply is not None:
+                send(reply)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve(self, req: Request, w: Writer) -> None:
+        if not req.msg.questions:
+            w.write(req.reply(SERVFAIL))
+            return
+        opt = req.opt
+        if opt is not None and (opt.ttl >> 16) & 0xFF > 0:
+            reply = req.reply()
+            reply.add_ar(dnslib.EDNS0(udp_len=1232, ext_rcode=BADVERS >> 4))
+            reply.header.rcode = BADVERS & 0xF
+            w.write(reply)
+            return
+        if req.qclass != IN and not self.any_class:
+            w.write(req.reply(REFUSED))
+            return
+        route = self.route(req.qname, req.qtype)
+        if route is None or route.chain is None:
+            w.write(req.reply(REFUSED))
+            return
+        req.zone = route.zone
+        try:
+            rcode = await route.chain.serve_dns(req, w)
+        except PluginError:
+            rcode = SERVFAIL
+        except Exception:
+            PANICS.inc()
+            log.exception("recovered from panic in plugin chain", server=self.label, qname=req.name)
+            rcode = SERVFAIL
+        if rcode in NOT_WRITTEN and w.written is None:
+            w.write(req.reply(rcode))
+
+
+def error_reply(wire: bytes, rcode: int) -> bytes | None:
+    """Return a header-only reply with `rcode` to a query's raw bytes, or None if unreadable.
+
+    Used where the message cannot be trusted to encode: a malformed query (FORMERR) or a
+    failure while answering (SERVFAIL).
+    """
+    if len(wire) < 12:
+        return None
+    ident, flags = struct.unpack("!HH", wire[:4])
+    if flags & 0x8000:
+        return None  # never answer a response
+    opcode_rd = flags & 0x7900  # opcode and RD
+    return struct.pack("!HHHHHH", ident, 0x8000 | opcode_rd | rcode, 0, 0, 0, 0)

@@ -1,0 +1,118 @@
+"""A Generation: one loaded Corefile made runnable (chains and zone muxes), started and stopped
+as a unit, so a reload can build the next one beside it and swap."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from kdns.corefile import Corefile, PluginSpec
+from kdns.plugins.base import Handler, Readiness, Startable, Stoppable
+from kdns.runtime.chain import BuildError, build_chain
+from kdns.runtime.dispatch import Route, ZoneMux
+
+log = structlog.get_logger("kdns.server")
+
+#: (transport, host, port); host "" means every address.
+ListenKey = tuple[str, str, int]
+SERVED_TRANSPORTS = ("dns",)
+
+
+def listen_label(key: ListenKey) -> str:
+    """Return the listener as CoreDNS labels it in metrics: `dns://:53`, `dns://[::1]:53`."""
+    transport, host, port = key
+    shown = f"[{host}]" if ":" in host else host
+    return f"{transport}://{shown}:{port}"
+
+
+@dataclass(slots=True)
+class Generation:
+    """The chains and zone muxes of one configuration, and the handlers to start and stop."""
+
+    model: Corefile
+    muxes: dict[ListenKey, ZoneMux]
+    handlers: list[Handler] = field(default_factory=list)
+    digest: str = ""
+    started: bool = False
+
+    @classmethod
+    def build(
+        cls, model: Corefile, registry: Mapping[str, PluginSpec], digest: str = ""
+    ) -> Generation:
+        """Build every block's chain and every listener's mux; raise BuildError if unservable."""
+        muxes: dict[ListenKey, ZoneMux] = {}
+        handlers: list[Handler] = []
+        for block in model.servers:
+            keys = []
+            for addr in block.addresses:
+                if addr.transport not in SERVED_TRANSPORTS:
+                    raise BuildError(
+                        f"{addr.key.pos}: {addr.transport}:// server blocks are not supported "
+                        "by kdns yet: serve plain dns://"
+                    )
+                for host in block.listen_hosts():
+                    keys.append((addr, (addr.transport, host, addr.port)))
+            servers = tuple(dict.fromkeys(listen_label(k) for _, k in keys))
+            chain, block_handlers = build_chain(block, registry, servers)
+            handlers.extend(block_handlers)
+            for addr, key in keys:
+                mux = muxes.get(key)
+                if mux is None:
+                    mux = muxes[key] = ZoneMux(listen_label(key))
+                mux.add(Route(addr.zone, chain, block))
+                if any(getattr(h, "any_class", False) for h in block_handlers):
+                    mux.any_class = True
+        return cls(model, muxes, handlers, digest)
+
+    async def start(self) -> None:
+        """Start the handlers that need it, in chain order; on failure stop those started."""
+        done: list[Handler] = []
+        try:
+            for handler in self.handlers:
+                if isinstance(handler, Startable):
+                    await handler.start()
+                done.append(handler)
+        except BaseException:
+            await _stop(done)
+            raise
+        self.started = True
+
+    async def stop(self, drain: float = 5.0) -> None:
+        """Let in-flight queries finish (up to `drain` seconds), then stop the handlers."""
+        deadline = asyncio.get_running_loop().time() + drain
+        while any(m.in_flight for m in self.muxes.values()):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.01)
+        await _stop(self.handlers)
+        self.started = False
+
+    def not_ready(self) -> list[str]:
+        """Return the names of plugins that report they are not ready, sorted."""
+        return sorted({h.name for h in self.handlers if isinstance(h, Readiness) and not h.ready()})
+
+
+async def _stop(handlers: list[Handler]) -> None:
+    for handler in reversed(handlers):
+        if isinstance(handler, Stoppable):
+            try:
+                await handler.stop()
+            except Exception:
+                log.exception("error stopping plugin", plugin=handler.name)
+
+
+def config_digest(model: Corefile) -> str:
+    """Return the SHA-512 of the loaded configuration (what reload compares, as CoreDNS does)."""
+    blocks = [
+        {
+            "keys": [str(a) for a in b.addresses],
+            "plugins": [[e.name, repr(e.config)] for e in b.plugins],
+        }
+        for b in model.servers
+    ]
+    return hashlib.sha512(json.dumps(blocks, sort_keys=True).encode()).hexdigest()

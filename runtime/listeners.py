@@ -1,0 +1,193 @@
+"""UDP and TCP sockets, owned by the runtime so a reload that keeps a port keeps its socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from kdns.runtime.dispatch import ZoneMux
+from kdns.runtime.generation import ListenKey
+
+log = structlog.get_logger("kdns.server")
+
+#: How long an idle TCP connection is kept, and how many may be open per listener.
+TCP_IDLE_TIMEOUT = 10.0
+TCP_MAX_CONNECTIONS = 1024
+
+Lookup = Callable[[ListenKey], ZoneMux | None]
+
+
+def _hosts(host: str) -> list[str]:
+    """Return the addresses to bind for a host; "" means IPv4 and IPv6 everywhere."""
+    if host:
+        return [host]
+    return ["0.0.0.0", "::"] if socket.has_ipv6 else ["0.0.0.0"]
+
+
+def _socket(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class UdpProtocol(asyncio.DatagramProtocol):
+    """Hands each datagram to the current generation's zone mux."""
+
+    def __init__(self, key: ListenKey, lookup: Lookup, tasks: set[asyncio.Task[None]]) -> None:
+        self.key = key
+        self.lookup = lookup
+        self.tasks = tasks
+        self.transport: asyncio.DatagramTransport | None = None
+        self.local: tuple[str, int] = ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's UDP transport is not a subclass of asyncio.DatagramTransport.
+        self.transport = transport  # type: ignore[assignment]
+        self.local = transport.get_extra_info("sockname")[:2]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        mux = self.lookup(self.key)
+        transport = self.transport
+        if mux is None or transport is None:
+            return
+        remote = (addr[0], addr[1])
+
+        def send(wire: bytes) -> None:
+            transport.sendto(wire, addr)
+
+        task = asyncio.get_running_loop().create_task(
+            mux.handle(data, "udp", remote, self.local, send)
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+@dataclass
+class Listener:
+    """The UDP endpoints and TCP servers of one listen key."""
+
+    key: ListenKey
+    udp: list[asyncio.DatagramTransport] = field(default_factory=list)
+    tcp: list[asyncio.Server] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close every socket of this listener."""
+        for transport in self.udp:
+            transport.close()
+        for server in self.tcp:
+            server.close()
+
+
+class ListenerPool:
+    """The open listeners, by key; opened before a generation swaps in, closed after."""
+
+    def __init__(self, lookup: Lookup) -> None:
+        self.lookup = lookup
+        self.listeners: dict[ListenKey, Listener] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.connections: dict[ListenKey, int] = {}
+        #: False once shutdown begins: new TCP connections are refused.
+        self.accepting = True
+
+    async def open_missing(self, keys: set[ListenKey]) -> list[ListenKey]:
+        """Open listeners for keys not yet open; on failure close those opened and raise."""
+        opened: list[ListenKey] = []
+        try:
+            for key in sorted(keys - self.listeners.keys()):
+                self.listeners[key] = await self._open(key)
+                opened.append(key)
+        except BaseException:
+            for key in opened:
+                self.listeners.pop(key).close()
+            raise
+        return opened
+
+    def close_unused(self, keys: set[ListenKey]) -> None:
+        """Close listeners whose keys the running generation no longer serves."""
+        for key in list(self.listeners.keys() - keys):
+            self.listeners.pop(key).close()
+
+    def close_all(self) -> None:
+        """Close every listener."""
+        self.close_unused(set())
+
+    async def _open(self, key: ListenKey) -> Listener:
+        _, host, port = key
+        loop = asyncio.get_running_loop()
+        listener = Listener(key)
+        try:
+            for addr in _hosts(host):
+                udp_sock = _socket(addr, port, socket.SOCK_DGRAM)
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: UdpProtocol(key, self.lookup, self.tasks), sock=udp_sock
+                )
+                listener.udp.append(transport)
+                tcp_sock = _socket(addr, port, socket.SOCK_STREAM)
+                server = await asyncio.start_server(
+                    lambda r, w: self._tcp(key, r, w), sock=tcp_sock, backlog=511
+                )
+                listener.tcp.append(server)
+        except BaseException:
+            listener.close()
+            raise
+        return listener
+
+    def bound_port(self, key: ListenKey) -> int:
+        """Return the port a listener actually bound (useful when the key asked for 0)."""
+        return int(self.listeners[key].udp[0].get_extra_info("sockname")[1])
+
+    async def _tcp(
+        self, key: ListenKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        count = self.connections.get(key, 0)
+        if not self.accepting or count >= TCP_MAX_CONNECTIONS:
+            writer.close()
+            return
+        self.connections[key] = count + 1
+        peer = writer.get_extra_info("peername")
+        local = writer.get_extra_info("sockname")
+        remote, here = (peer[0], peer[1]), (local[0], local[1])
+        pending: set[asyncio.Task[None]] = set()
+
+        def send(wire: bytes) -> None:
+            if not writer.is_closing():
+                writer.write(struct.pack("!H", len(wire)) + wire)
+
+        try:
+            while self.accepting:
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_TIMEOUT)
+                    (length,) = struct.unpack("!H", head)
+                    data = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE_TIMEOUT)
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    break
+                mux = self.lookup(key)
+                if mux is None:
+                    break
+                task = asyncio.get_running_loop().create_task(
+                    mux.handle(data, "tcp", remote, here, send)
+                )
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            if pending:
+                await asyncio.wait(pending, timeout=TCP_IDLE_TIMEOUT)
+        finally:
+            self.connections[key] -= 1
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()

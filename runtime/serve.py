@@ -1,0 +1,90 @@
+"""`kdns serve`: start the server, print what CoreDNS prints, and run until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import signal
+import sys
+from importlib import metadata
+
+import structlog
+
+from kdns.corefile import Corefile
+from kdns.plugins import default_registry
+from kdns.runtime.reload import reload_loop
+from kdns.runtime.server import RunOptions, Server, StartError
+
+log = structlog.get_logger("kdns.server")
+
+
+def version() -> str:
+    """Return the version line, `kdns-X.Y.Z`."""
+    try:
+        return f"kdns-{metadata.version('kdns')}"
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "kdns-dev"
+
+
+def platform_line() -> str:
+    """Return the line CoreDNS prints after its version: OS/arch and runtime."""
+    return f"{sys.platform}/{platform.machine()}, python{platform.python_version()}"
+
+
+def banner(model: Corefile) -> list[str]:
+    """Return the served zones as CoreDNS lists them at startup (`.:53`, `x.:1053 on 1.2.3.4`)."""
+    lines = []
+    for block in model.servers:
+        for addr in block.addresses:
+            scheme = "" if addr.transport == "dns" else f"{addr.transport}://"
+            for host in block.listen_hosts():
+                on = f" on {host}" if host else ""
+                lines.append(f"{scheme}{addr.zone}:{addr.port}{on}")
+    return list(dict.fromkeys(lines))
+
+
+async def run(options: RunOptions) -> int:
+    """Serve until SIGTERM or SIGINT; return the exit code."""
+    server = Server(options, default_registry())
+    try:
+        gen = await server.start()
+    except StartError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if not options.quiet:
+        print("\n".join([*banner(gen.model), version(), platform_line()]), flush=True)
+    if server.reload_policy() is not None:
+        structlog.get_logger("plugin/reload").info(f"Running configuration SHA512 = {gen.digest}")
+    if options.pidfile:
+        with open(options.pidfile, "w") as fh:
+            fh.write(f"{os.getpid()}\n")
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.request_shutdown)
+    for sig in (signal.SIGHUP, signal.SIGUSR1):
+        loop.add_signal_handler(sig, server.request_reload)
+    tasks = [asyncio.create_task(server.reloader()), asyncio.create_task(reload_loop(server))]
+    try:
+        await server.wait_for_shutdown()
+        await server.stop()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if options.pidfile:
+            with contextlib.suppress(OSError):
+                os.unlink(options.pidfile)
+    return 0
+
+
+def serve(options: RunOptions) -> int:
+    """Run the server on uvloop when it is installed, else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(run(options))
+    return uvloop.run(run(options))

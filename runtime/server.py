@@ -1,0 +1,219 @@
+"""The server: owns the listeners and the running generation; reloads and shuts down."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from kdns.corefile import Corefile, CorefileError, PluginSpec, load, loads
+from kdns.plugins.base import HttpRoutes, Lameduck, ReloadPolicy, Route
+from kdns.plugins.metrics import REGISTRY
+from kdns.runtime.chain import BuildError
+from kdns.runtime.dispatch import ZoneMux
+from kdns.runtime.generation import Generation, ListenKey, config_digest
+from kdns.runtime.http import HttpPool
+from kdns.runtime.listeners import ListenerPool
+
+log = structlog.get_logger("kdns.server")
+reload_log = structlog.get_logger("plugin/reload")
+
+RELOAD_FAILED = REGISTRY.counter(
+    "coredns_reload_failed_total", "Counter of the number of failed reload attempts."
+)
+RELOAD_VERSION = REGISTRY.gauge(
+    "coredns_reload_version_info",
+    "A metric with a constant '1' value labeled by hash, and value which type of hash generated.",
+    ("hash", "value"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How `kdns serve` was asked to run."""
+
+    conf: str | None = None
+    dns_port: int = 53
+    quiet: bool = False
+    pidfile: str | None = None
+    #: Seconds a retiring generation gets to finish in-flight queries.
+    drain: float = 5.0
+
+
+class StartError(Exception):
+    """The first configuration could not be loaded or started."""
+
+
+class Server:
+    """Runs one configuration at a time and swaps in the next on reload."""
+
+    def __init__(self, options: RunOptions, registry: Mapping[str, PluginSpec]) -> None:
+        self.options = options
+        self.registry = registry
+        self.current: Generation | None = None
+        self.pool = ListenerPool(self.lookup)
+        self.http = HttpPool(self)
+        self._stopping = False
+        self._lock = asyncio.Lock()
+        self._shutdown = asyncio.Event()
+        self._reload_wanted = asyncio.Event()
+        self.changed = asyncio.Event()
+
+    # -- what listeners and side endpoints ask ---------------------------------------------
+    def lookup(self, key: ListenKey) -> ZoneMux | None:
+        """Return the running generation's mux for a listener."""
+        gen = self.current
+        return None if gen is None else gen.muxes.get(key)
+
+    @property
+    def stopping(self) -> bool:
+        """Tell whether shutdown has begun."""
+        return self._stopping
+
+    def not_ready(self) -> list[str]:
+        """Return the plugins that are not ready (all of kdns before the first start)."""
+        gen = self.current
+        return ["kdns"] if gen is None else gen.not_ready()
+
+    def reload_policy(self) -> ReloadPolicy | None:
+        """Return the running configuration's reload settings, if it enables reload."""
+        gen = self.current
+        if gen is None:
+            return None
+        for block in gen.model.servers:
+            for entry in block.plugins:
+                if isinstance(entry.config, ReloadPolicy):
+                    return entry.config
+        return None
+
+    # -- loading and swapping --------------------------------------------------------------
+    def load_model(self) -> Corefile:
+        """Load the Corefile (./Corefile by default, the built-in default if there is none)."""
+        path = self.options.conf
+        if path is None and os.path.exists("Corefile"):
+            path = "Corefile"
+        if path is None:
+            return loads("", self.registry, default_port=self.options.dns_port)
+        return load(path, self.registry, default_port=self.options.dns_port)
+
+    async def apply(self, model: Corefile) -> Generation:
+        """Build, open, start and swap in a generation for `model`; the old one drains.
+
+        Anything that fails before the swap undoes what it opened and leaves the running
+        generation untouched.
+        """
+        gen = Generation.build(model, self.registry, config_digest(model))
+        routes = _http_routes(gen)
+        opened = await self.pool.open_missing(set(gen.muxes))
+        try:
+            await self.http.open_missing(set(routes))
+            await gen.start()
+        except BaseException:
+            for key in opened:
+                self.pool.listeners.pop(key).close()
+            self.http.swap({**self.http.routes})  # closes servers opened for this attempt
+            raise
+        old, self.current = self.current, gen
+        self.http.swap(routes)
+        self.pool.close_unused(set(gen.muxes))
+        RELOAD_VERSION.values.clear()
+        RELOAD_VERSION.set((gen.digest, "sha512"), 1)
+        self.changed.set()
+        self.changed = asyncio.Event()
+        if old is not None:
+            await old.stop(self.options.drain)
+        return gen
+
+    async def reload(self) -> bool:
+        """Load the Corefile again and swap it in if it changed; return True if it did."""
+        async with self._lock:
+            if self._stopping:
+                return False
+            try:
+                model = self.load_model()
+            except CorefileError as exc:
+                RELOAD_FAILED.inc()
+                for d in exc.errors:
+                    reload_log.error(f"Corefile changed but reload failed: {d.headline()}")
+                return False
+            current = self.current
+            if current is not None and config_digest(model) == current.digest:
+                return False
+            log.info("Reloading")
+            try:
+                gen = await self.apply(model)
+            except (BuildError, OSError, Exception) as exc:
+                RELOAD_FAILED.inc()
+                reload_log.error(f"Corefile changed but reload failed: {exc}")
+                return False
+            reload_log.info(f"Running configuration SHA512 = {gen.digest}")
+            log.info("Reloading complete")
+            return True
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> Generation:
+        """Load and start the first configuration; raise StartError with the reasons."""
+        try:
+            model = self.load_model()
+        except CorefileError as exc:
+            raise StartError("\n".join(d.headline() for d in exc.errors)) from None
+        try:
+            gen = await self.apply(model)
+        except BuildError as exc:
+            raise StartError(str(exc)) from None
+        except OSError as exc:
+            raise StartError(f"listen failed: {exc}") from None
+        for warning in model.warnings:
+            if "cannot serve it yet" not in warning.message:
+                log.warning(warning.headline())
+        return gen
+
+    def request_reload(self) -> None:
+        """Ask for a reload (watchers, the poll and SIGHUP/SIGUSR1 call this); bursts coalesce."""
+        self._reload_wanted.set()
+
+    async def reloader(self) -> None:
+        """Perform requested reloads one at a time, for as long as the server runs."""
+        while True:
+            await self._reload_wanted.wait()
+            self._reload_wanted.clear()
+            await self.reload()
+
+    def request_shutdown(self) -> None:
+        """Ask the server to shut down gracefully (signal handlers call this)."""
+        self._shutdown.set()
+
+    async def wait_for_shutdown(self) -> None:
+        """Return when shutdown has been requested."""
+        await self._shutdown.wait()
+
+    async def stop(self) -> None:
+        """Lameduck (ready says so, answers continue), stop accepting, drain, stop plugins."""
+        async with self._lock:
+            self._stopping = True
+        gen = self.current
+        pause = max(
+            (h.lameduck() for h in (gen.handlers if gen else []) if isinstance(h, Lameduck)),
+            default=0.0,
+        )
+        if pause > 0:
+            log.info(f"Going into lameduck mode for {pause:g}s")
+            await asyncio.sleep(pause)
+        self.pool.accepting = False
+        self.pool.close_all()
+        if gen is not None:
+            await gen.stop(self.options.drain)
+        self.http.close_all()
+        self.current = None
+
+
+def _http_routes(gen: Generation) -> dict[tuple[str, int], dict[str, Route]]:
+    """Merge the HTTP routes every side plugin of a generation asks for, by address."""
+    routes: dict[tuple[str, int], dict[str, Route]] = {}
+    for handler in gen.handlers:
+        if isinstance(handler, HttpRoutes):
+            routes.setdefault(handler.http_address(), {}).update(handler.http_routes())
+    return routes

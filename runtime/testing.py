@@ -1,0 +1,45 @@
+"""Helpers for tests that run a real kdns server in-process and query it over sockets."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from kdns.plugins import default_registry
+from kdns.runtime.server import RunOptions, Server
+
+
+def free_port() -> int:
+    """Return a port that is free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port found")
+
+
+@contextlib.asynccontextmanager
+async def running(
+    corefile: str, folder: Path | None = None, **options: object
+) -> AsyncIterator[Server]:
+    """Write `corefile` to a file, start a server on it, yield it, and stop it afterwards."""
+    with contextlib.ExitStack() as stack:
+        if folder is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        path = folder / "Corefile"
+        path.write_text(corefile)
+        server = Server(RunOptions(conf=str(path), **options), default_registry())  # type: ignore[arg-type]
+        await server.start()
+        try:
+            yield server
+        finally:
+            await server.stop()

@@ -1,0 +1,77 @@
+"""Turning a reply into the bytes a client gets: OPT echo, truncation to its buffer size."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dnslib
+
+from kdns.plugins.base import Request
+
+OPT = dnslib.QTYPE.OPT
+#: The UDP payload size kdns advertises (the DNS flag day 2020 value; the bufsize plugin
+#: changes what is advertised to upstreams, not this).
+ADVERTISED_SIZE = 1232
+
+
+def _with_opt(req: Request, reply: dnslib.DNSRecord) -> None:
+    """Make the reply's OPT follow the request: echoed when asked with EDNS0, absent if not."""
+    others = [rr for rr in reply.ar if rr.rtype != OPT]
+    client = req.opt
+    if client is None:
+        reply.ar = others
+        return
+    mine = next((rr for rr in reply.ar if rr.rtype == OPT), None)
+    if mine is None:
+        flags = "do" if client.ttl & 0x8000 else ""
+        mine = dnslib.EDNS0(udp_len=ADVERTISED_SIZE, flags=flags)
+    reply.ar = [*others, mine]
+
+
+def encode(req: Request, reply: dnslib.DNSRecord) -> bytes:
+    """Pack `reply` for `req`'s transport, truncating to the client's size with TC set.
+
+    Additional records go first (without TC, as miekg/dns does), then authority and answer
+    records from the end, which sets TC.
+    """
+    _with_opt(req, reply)
+    wire: bytes = reply.pack()
+    limit = req.udp_size
+    if len(wire) <= limit:
+        return wire
+    opt = [rr for rr in reply.ar if rr.rtype == OPT]
+    extra = [rr for rr in reply.ar if rr.rtype != OPT]
+    while extra and len(wire) > limit:
+        extra.pop()
+        reply.ar = [*extra, *opt]
+        wire = reply.pack()
+    while len(wire) > limit and (reply.auth or reply.rr):
+        reply.header.tc = 1
+        if reply.auth:
+            reply.auth.pop()
+        else:
+            reply.rr.pop()
+        wire = reply.pack()
+    if len(wire) > limit:  # a huge question or OPT: header and question only
+        reply.rr, reply.auth, reply.ar = [], [], opt
+        reply.header.tc = 1
+        wire = reply.pack()
+    return wire
+
+
+class Writer:
+    """The response writer the runtime hands to the chain: packs and sends at once."""
+
+    __slots__ = ("req", "send", "written")
+
+    def __init__(self, req: Request, send: Callable[[bytes], None]) -> None:
+        self.req = req
+        self.send = send
+        self.written: dnslib.DNSRecord | None = None
+
+    def write(self, reply: dnslib.DNSRecord) -> None:
+        """Encode `reply` for the client and send it; only the first reply is sent."""
+        if self.written is not None:
+            return
+        self.written = reply
+        self.send(encode(self.req, reply))
