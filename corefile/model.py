@@ -18,6 +18,10 @@ class ListenHosts(Protocol):
         """Return the hosts (IPs or interface names) the block listens on."""
         ...
 
+    def excluded_hosts(self) -> tuple[str, ...]:
+        """Return the hosts (IPs or interface names) to leave out once names are resolved."""
+        ...
+
 
 @runtime_checkable
 class QueryFilter(Protocol):
@@ -73,6 +77,15 @@ class ServerBlock:
             for h in p.config.listen_hosts()
         ]
         return tuple(dict.fromkeys(hosts)) or ("",)
+
+    def excluded_hosts(self) -> tuple[str, ...]:
+        """Return the hosts the block's bind leaves out."""
+        return tuple(
+            h
+            for p in self.plugins
+            if isinstance(p.config, ListenHosts)
+            for h in p.config.excluded_hosts()
+        )
 
     def filtered(self) -> bool:
         """Tell whether a plugin of this block admits only some queries (view)."""

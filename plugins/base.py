@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
+#: The UDP payload size kdns advertises in the OPT of its replies (the DNS flag day 2020 value).
+EDNS_SIZE = 1232
 #: Rcodes a handler returns to say it wrote nothing (the server writes the reply).
 NOT_WRITTEN = frozenset({SERVFAIL, REFUSED, FORMERR, NOTIMP})
 
@@ -62,11 +64,16 @@ def wrote(rcode: int) -> bool:
 
 
 class PluginError(Exception):
-    """An error a plugin reports; the *errors* plugin logs it as `plugin/NAME: message`."""
+    """An error a plugin reports; the *errors* plugin logs it as `plugin/NAME: message`.
 
-    def __init__(self, plugin: str, message: str) -> None:
+    `rcode` is what the client gets (nothing was written): SERVFAIL unless the plugin says
+    otherwise (forward's max_concurrent answers REFUSED and reports an error, as CoreDNS does).
+    """
+
+    def __init__(self, plugin: str, message: str, rcode: int = 2) -> None:
         super().__init__(f"plugin/{plugin}: {message}")
         self.plugin = plugin
+        self.rcode = rcode
 
 
 @dataclass(slots=True)
@@ -154,6 +161,7 @@ class Request:
             qr=1,
             aa=int(aa),
             rd=self.msg.header.rd,
+            cd=self.msg.header.cd if self.msg.header.opcode == 0 else 0,
             opcode=self.msg.header.opcode,
             rcode=rcode,
         )
@@ -188,6 +196,11 @@ class Recorder:
         """Remember `reply`, then write it to the wrapped writer."""
         self.reply = reply
         self.inner.write(reply)
+
+    @property
+    def size(self) -> int:
+        """Return the size of the bytes sent, when the writer underneath knows it."""
+        return int(getattr(self.inner, "size", 0))
 
     @property
     def rcode(self) -> int | None:

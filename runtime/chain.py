@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kdns.corefile import PluginSpec, ServerBlock
-from kdns.plugins.base import BuildContext, Handler
+from kdns.plugins.base import BuildContext, Handler, PluginError
 
 
 class BuildError(Exception):
@@ -45,10 +45,14 @@ def build_chain(
         spec = registry[name]
         if spec.build is None:
             continue
-        if spec.in_chain:
-            head = spec.build(configs, head, ctx)
-            handlers.append(head)
-        else:  # a side service (health, ready): built, started and stopped, never queried
-            handlers.append(spec.build(configs, None, ctx))
+        try:
+            if spec.in_chain:
+                head = spec.build(configs, head, ctx)
+                handlers.append(head)
+            else:  # a side service (health, ready): built, started and stopped, never queried
+                handlers.append(spec.build(configs, None, ctx))
+        except PluginError as exc:
+            pos = next(e.pos for e in block.plugins if e.name == name)
+            raise BuildError(f"{pos}: {exc}") from None
     handlers.reverse()
     return head, handlers

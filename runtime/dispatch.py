@@ -124,8 +124,8 @@ class ZoneMux:
         req.zone = route.zone
         try:
             rcode = await route.chain.serve_dns(req, w)
-        except PluginError:
-            rcode = SERVFAIL
+        except PluginError as exc:
+            rcode = exc.rcode
         except Exception:
             PANICS.inc()
             log.exception("recovered from panic in plugin chain", server=self.label, qname=req.name)

@@ -15,6 +15,7 @@ from kdns.corefile import Corefile, PluginSpec
 from kdns.plugins.base import Handler, Readiness, Startable, Stoppable
 from kdns.runtime.chain import BuildError, build_chain
 from kdns.runtime.dispatch import Route, ZoneMux
+from kdns.runtime.interfaces import expand
 
 log = structlog.get_logger("kdns.server")
 
@@ -49,13 +50,17 @@ class Generation:
         handlers: list[Handler] = []
         for block in model.servers:
             keys = []
+            try:
+                hosts = expand(block.listen_hosts(), block.excluded_hosts())
+            except OSError as exc:
+                raise BuildError(f"{block.pos}: plugin/bind: {exc}") from None
             for addr in block.addresses:
                 if addr.transport not in SERVED_TRANSPORTS:
                     raise BuildError(
                         f"{addr.key.pos}: {addr.transport}:// server blocks are not supported "
                         "by kdns yet: serve plain dns://"
                     )
-                for host in block.listen_hosts():
+                for host in hosts:
                     keys.append((addr, (addr.transport, host, addr.port)))
             servers = tuple(dict.fromkeys(listen_label(k) for _, k in keys))
             chain, block_handlers = build_chain(block, registry, servers)

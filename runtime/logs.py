@@ -21,7 +21,10 @@ def _coredns_line(_: Any, method: str, event: MutableMapping[str, Any]) -> str:
     message = str(event.pop("event", ""))
     exc = event.pop("exception", None)
     event.pop("timestamp", None)
-    who = f"{name}: " if name and not name.startswith("kdns.") else ""
+    if level == "CRITICAL":
+        level = "FATAL"  # CoreDNS's word; structlog maps fatal to critical
+    # Query lines of the log plugin carry no logger name, as in CoreDNS.
+    who = f"{name}: " if name and name != "plugin/log" and not name.startswith("kdns.") else ""
     extra = " ".join(f"{k}={v}" for k, v in event.items())
     line = f"[{level}] {who}{message}" + (f" {extra}" if extra else "")
     return line + (f"\n{exc}" if exc else "")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import structlog
 
 from kdns.corefile import Corefile, CorefileError, PluginSpec, load, loads
-from kdns.plugins.base import HttpRoutes, Lameduck, ReloadPolicy, Route
+from kdns.plugins.base import HttpRoutes, Lameduck, PluginError, ReloadPolicy, Route
 from kdns.plugins.metrics import REGISTRY
 from kdns.runtime.chain import BuildError
 from kdns.runtime.dispatch import ZoneMux
@@ -162,7 +162,7 @@ class Server:
             raise StartError("\n".join(d.headline() for d in exc.errors)) from None
         try:
             gen = await self.apply(model)
-        except BuildError as exc:
+        except (BuildError, PluginError) as exc:
             raise StartError(str(exc)) from None
         except OSError as exc:
             raise StartError(f"listen failed: {exc}") from None

@@ -6,12 +6,9 @@ from collections.abc import Callable
 
 import dnslib
 
-from kdns.plugins.base import Request
+from kdns.plugins.base import EDNS_SIZE, Request
 
 OPT = dnslib.QTYPE.OPT
-#: The UDP payload size kdns advertises (the DNS flag day 2020 value; the bufsize plugin
-#: changes what is advertised to upstreams, not this).
-ADVERTISED_SIZE = 1232
 
 
 def _with_opt(req: Request, reply: dnslib.DNSRecord) -> None:
@@ -24,7 +21,7 @@ def _with_opt(req: Request, reply: dnslib.DNSRecord) -> None:
     mine = next((rr for rr in reply.ar if rr.rtype == OPT), None)
     if mine is None:
         flags = "do" if client.ttl & 0x8000 else ""
-        mine = dnslib.EDNS0(udp_len=ADVERTISED_SIZE, flags=flags)
+        mine = dnslib.EDNS0(udp_len=EDNS_SIZE, flags=flags)
     reply.ar = [*others, mine]
 
 
@@ -62,16 +59,20 @@ def encode(req: Request, reply: dnslib.DNSRecord) -> bytes:
 class Writer:
     """The response writer the runtime hands to the chain: packs and sends at once."""
 
-    __slots__ = ("req", "send", "written")
+    __slots__ = ("req", "send", "size", "written")
 
     def __init__(self, req: Request, send: Callable[[bytes], None]) -> None:
         self.req = req
         self.send = send
         self.written: dnslib.DNSRecord | None = None
+        #: The size of the bytes sent (what the metrics count), 0 before a write.
+        self.size = 0
 
     def write(self, reply: dnslib.DNSRecord) -> None:
         """Encode `reply` for the client and send it; only the first reply is sent."""
         if self.written is not None:
             return
         self.written = reply
-        self.send(encode(self.req, reply))
+        wire = encode(self.req, reply)
+        self.size = len(wire)
+        self.send(wire)

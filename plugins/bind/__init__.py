@@ -3,6 +3,6 @@
 from kdns.corefile import PluginSpec
 from kdns.plugins.bind.config import BindConfig, parse
 
-SPEC = PluginSpec("bind", parse)
+SPEC = PluginSpec("bind", parse, support="served")
 
 __all__ = ["SPEC", "BindConfig"]

@@ -30,6 +30,10 @@ class BindConfig:
         """Return the hosts to listen on, without the excluded ones written as such."""
         return tuple(h for h in self.hosts if h not in self.exclude)
 
+    def excluded_hosts(self) -> tuple[str, ...]:
+        """Return the hosts written under `except`."""
+        return self.exclude
+
 
 def _host(word: Word) -> str:
     text = word.text

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.bufsize.config import BufsizeConfig, parse
+from kdns.plugins.bufsize.handler import Bufsize
 
-SPEC = PluginSpec("bufsize", parse)
+SPEC = PluginSpec("bufsize", parse, support="served", build=Bufsize)
 
-__all__ = ["SPEC", "BufsizeConfig"]
+__all__ = ["SPEC", "Bufsize", "BufsizeConfig"]

@@ -2,7 +2,9 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.cache.config import Bucket, CacheConfig, Prefetch, ServeStale, parse
+from kdns.plugins.cache.handler import Cache
+from kdns.plugins.cache.wire import Key, query_key
 
-SPEC = PluginSpec("cache", parse, once=True)
+SPEC = PluginSpec("cache", parse, once=True, support="served", build=Cache)
 
-__all__ = ["SPEC", "Bucket", "CacheConfig", "Prefetch", "ServeStale"]
+__all__ = ["SPEC", "Bucket", "Cache", "CacheConfig", "Key", "Prefetch", "ServeStale", "query_key"]

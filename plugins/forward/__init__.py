@@ -10,12 +10,14 @@ from kdns.plugins.forward.config import (
     parse,
     parse_targets,
 )
+from kdns.plugins.forward.handler import Forward, build
 from kdns.plugins.forward.upstream import ResolvConf, Target, Upstream, parse_target
 
-SPEC = PluginSpec("forward", parse)
+SPEC = PluginSpec("forward", parse, support="served", build=build)
 
 __all__ = [
     "SPEC",
+    "Forward",
     "ForwardConfig",
     "HealthCheck",
     "ResolvConf",

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.health.config import HealthConfig, parse
+from kdns.plugins.health.handler import Health
 
-SPEC = PluginSpec("health", parse)
+SPEC = PluginSpec("health", parse, support="served", build=Health)
 
-__all__ = ["SPEC", "HealthConfig"]
+__all__ = ["SPEC", "Health", "HealthConfig"]

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.hosts.config import HostsConfig, HostsEntry, parse
+from kdns.plugins.hosts.handler import Hosts
 
-SPEC = PluginSpec("hosts", parse, once=True)
+SPEC = PluginSpec("hosts", parse, once=True, support="served", build=Hosts)
 
-__all__ = ["SPEC", "HostsConfig", "HostsEntry"]
+__all__ = ["SPEC", "Hosts", "HostsConfig", "HostsEntry"]

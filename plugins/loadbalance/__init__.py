@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.loadbalance.config import LoadbalanceConfig, Policy, parse
+from kdns.plugins.loadbalance.handler import Loadbalance
 
-SPEC = PluginSpec("loadbalance", parse)
+SPEC = PluginSpec("loadbalance", parse, support="served", build=Loadbalance)
 
-__all__ = ["SPEC", "LoadbalanceConfig", "Policy"]
+__all__ = ["SPEC", "Loadbalance", "LoadbalanceConfig", "Policy"]

@@ -9,7 +9,16 @@ from kdns.plugins.log.config import (
     LogConfig,
     parse,
 )
+from kdns.plugins.log.handler import Log
 
-SPEC = PluginSpec("log", parse)
+SPEC = PluginSpec("log", parse, support="served", build=Log)
 
-__all__ = ["COMBINED_FORMAT", "COMMON_FORMAT", "DEFAULT_FORMAT", "SPEC", "LogClass", "LogConfig"]
+__all__ = [
+    "COMBINED_FORMAT",
+    "COMMON_FORMAT",
+    "DEFAULT_FORMAT",
+    "SPEC",
+    "Log",
+    "LogClass",
+    "LogConfig",
+]

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.loop.config import LoopConfig, parse
+from kdns.plugins.loop.handler import Loop, build
 
-SPEC = PluginSpec("loop", parse, once=True)
+SPEC = PluginSpec("loop", parse, once=True, support="served", build=build)
 
-__all__ = ["SPEC", "LoopConfig"]
+__all__ = ["SPEC", "Loop", "LoopConfig"]

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.prometheus.config import PrometheusConfig, parse
+from kdns.plugins.prometheus.handler import Prometheus
 
-SPEC = PluginSpec("prometheus", parse, once=True)
+SPEC = PluginSpec("prometheus", parse, once=True, support="served", build=Prometheus)
 
-__all__ = ["SPEC", "PrometheusConfig"]
+__all__ = ["SPEC", "Prometheus", "PrometheusConfig"]

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.proxy.config import DEPRECATION, HttpHealthCheck, ProxyConfig, parse
+from kdns.plugins.proxy.handler import Proxy, build
 
-SPEC = PluginSpec("proxy", parse)
+SPEC = PluginSpec("proxy", parse, support="served", build=build)
 
-__all__ = ["DEPRECATION", "SPEC", "HttpHealthCheck", "ProxyConfig"]
+__all__ = ["DEPRECATION", "SPEC", "HttpHealthCheck", "Proxy", "ProxyConfig"]

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.ready.config import Monitor, ReadyConfig, parse
+from kdns.plugins.ready.handler import Ready
 
-SPEC = PluginSpec("ready", parse, once=True)
+SPEC = PluginSpec("ready", parse, once=True, support="served", build=Ready)
 
-__all__ = ["SPEC", "Monitor", "ReadyConfig"]
+__all__ = ["SPEC", "Monitor", "Ready", "ReadyConfig"]

@@ -3,6 +3,6 @@
 from kdns.corefile import PluginSpec
 from kdns.plugins.reload.config import ReloadConfig, parse
 
-SPEC = PluginSpec("reload", parse)
+SPEC = PluginSpec("reload", parse, support="served")
 
 __all__ = ["SPEC", "ReloadConfig"]

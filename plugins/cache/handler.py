@@ -1,0 +1,377 @@
+"""cache: answers repeated questions from packed replies, as CoreDNS's cache plugin does.
+
+CoreDNS's rules, kept here: the key is the lower-case qname, qtype, qclass and the DO and CD
+bits; the denial bucket is looked at before the success bucket; truncated replies, errors other
+than SERVFAIL/NOTIMP, transfers, NOTIFY and UPDATE are never stored; an item lives for the
+lowest TTL of its records, clamped to the bucket's [MINTTL, TTL] (SERVFAIL: the `servfail`
+duration), and the reply written on the miss carries that TTL on every record already. A hit
+returns NOERROR to the chain whatever the cached rcode, as CoreDNS does.
+
+Two ways in: `serve_dns` for the chain, and `fast_answer`, which the runtime calls with the
+raw query before parsing it. Both build the answer from the same stored bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import time
+from collections.abc import Callable
+
+import dnslib
+import structlog
+
+from kdns.plugins.base import (
+    NOERROR,
+    BuildContext,
+    Handler,
+    Plugin,
+    Request,
+    ResponseWriter,
+    next_or_failure,
+)
+from kdns.plugins.cache.classify import (
+    DENIAL_KINDS,
+    OPT,
+    SUCCESS_KINDS,
+    Kind,
+    clamp,
+    minimal_ttl,
+    typify,
+)
+from kdns.plugins.cache.config import CacheConfig
+from kdns.plugins.cache.metrics import (
+    DROPS,
+    ENTRIES,
+    EVICTIONS,
+    HITS,
+    MISSES,
+    PREFETCHES,
+    REQUESTS,
+    SERVED_STALE,
+)
+from kdns.plugins.cache.store import Entry, Shards, make_entry
+from kdns.plugins.cache.wire import OPT_DO, OPT_PLAIN, Key, client_size, name_wire
+from kdns.plugins.cache.writer import CacheWriter
+
+log = structlog.get_logger("plugin/cache")
+
+Labels = tuple[str, str, str]
+
+
+def in_zones(name: str, zones: tuple[str, ...]) -> bool:
+    """Tell whether a lower-case FQDN is at or below one of `zones`."""
+    return any(zone == "." or name == zone or name.endswith("." + zone) for zone in zones)
+
+
+def request_key(req: Request) -> Key:
+    """Return the cache key of a parsed request (the same key `query_key` reads from bytes)."""
+    qname = name_wire(tuple(req.msg.questions[0].qname.label)).lower()
+    return (qname, req.qtype, req.qclass, req.do, bool(req.msg.header.cd))
+
+
+def _matches(req: Request, reply: dnslib.DNSRecord) -> bool:
+    """Tell whether `reply` answers `req`'s question (CoreDNS's request.Match, plus class)."""
+    if len(reply.questions) != 1 or not reply.header.qr:
+        return False
+    q = reply.questions[0]
+    return str(q.qname).lower() == req.qname and q.qtype == req.qtype and q.qclass == req.qclass
+
+
+class Cache(Plugin[CacheConfig]):
+    """The cache handler: serves hits from wire bytes, stores what the chain answers."""
+
+    name = "cache"
+
+    def __init__(
+        self,
+        configs: tuple[CacheConfig, ...],
+        nxt: Handler | None,
+        ctx: BuildContext,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(configs, nxt, ctx)
+        config = self.config
+        self.zones = config.zones
+        self.zones_label = ",".join(config.zones)
+        self.success = Shards(config.success.capacity)
+        self.denial = Shards(config.denial.capacity)
+        #: Monotonic seconds for TTLs (fast_answer's `now` must come from the same clock).
+        self.clock = clock
+        #: Wall-clock seconds, for RRSIG validity only.
+        self.wall = wall
+        #: The listener label fast_answer counts under when the caller names none.
+        self.server = ctx.servers[0] if ctx.servers else ""
+        stale = config.serve_stale
+        self.stale_up_to = int(stale.duration) if stale is not None else 0
+        self.verify_stale = stale is not None and stale.refresh_mode == "verify"
+        prefetch = config.prefetch
+        self.prefetch_amount = prefetch.amount if prefetch is not None else 0
+        self.prefetch_window = prefetch.duration if prefetch is not None else 60.0
+        self.prefetch_fraction = prefetch.percentage / 100 if prefetch is not None else 0.1
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refreshing: set[Key] = set()
+        # the metric labels of fast_answer hits, built once
+        self._labels: Labels = (self.server, self.zones_label, "")
+        self._hit_labels = {
+            k: (self.server, k, self.zones_label, "") for k in ("success", "denial")
+        }
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def _usable(self, entry: Entry | None, now: float) -> bool:
+        if entry is None:
+            return False
+        ttl = entry.remaining(now)
+        return ttl > 0 or (self.stale_up_to > 0 and -ttl < self.stale_up_to)
+
+    def lookup(self, key: Key, now: float) -> Entry | None:
+        """Return the entry to answer `key` with: fresh, or stale within serve_stale."""
+        entry = self.denial.get(key)
+        if self._usable(entry, now):
+            return entry
+        entry = self.success.get(key)
+        return entry if self._usable(entry, now) else None
+
+    # -- the fast path -------------------------------------------------------------------------
+
+    def fast_answer(
+        self,
+        key: Key,
+        wire: bytes,
+        now: float,
+        *,
+        server: str | None = None,
+        remote: tuple[str, int] = ("0.0.0.0", 0),
+        tcp: bool = False,
+    ) -> bytes | None:
+        """Answer a raw query from the store, or return None to send it down the chain.
+
+        `key` comes from `wire.query_key(wire)`, `now` from this handler's clock. None when
+        there is no usable entry, when serve_stale verify must ask upstream first, when the
+        reply would not fit the client's buffer (the normal path truncates), or when a
+        client's differently-cased question cannot be echoed by copying bytes. A hit counts
+        the cache metrics (view "") and starts prefetches like the chain does.
+        """
+        entry = self.lookup(key, now)
+        if entry is None:
+            return None
+        ttl = entry.remaining(now)
+        if ttl <= 0 and self.verify_stale:
+            return None
+        qend = entry.qend
+        qname = wire[12:qend]
+        if entry.locked and qname != entry.wire[12:qend]:
+            return None
+        limit, edns = client_size(wire, qend - 12, tcp)
+        if len(entry.wire) + (11 if edns else 0) > limit:
+            return None
+        if server is None or server == self.server:
+            labels, hit_labels = self._labels, self._hit_labels
+        else:
+            labels = (server, self.zones_label, "")
+            hit_labels = {k: (server, k, self.zones_label, "") for k in ("success", "denial")}
+        REQUESTS.inc(labels)
+        HITS.inc(hit_labels[entry.kind])
+        ttl, refresh = self._serve_ttl(entry, ttl, now, labels)
+        if refresh and key not in self._refreshing:
+            req = Request(dnslib.DNSRecord.parse(wire), "tcp", remote, size=len(wire))
+            req.server = labels[0]
+            req.zone = self._block_zone(req.qname)
+            self._refresh_later(key, entry, now, labels, req)
+        do = key[3]
+        opt = (OPT_DO if do else OPT_PLAIN) if edns else b""
+        return entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, ttl, opt, do)
+
+    def _block_zone(self, qname: str) -> str:
+        best = "."
+        for zone in self.ctx.zones:
+            if in_zones(qname, (zone,)) and len(zone) > len(best):
+                best = zone
+        return best
+
+    # -- the chain -----------------------------------------------------------------------------
+
+    async def serve_dns(self, req: Request, w: ResponseWriter) -> int:
+        """Answer from the cache, or ask the next plugin and cache what it writes."""
+        if not req.msg.questions or not in_zones(req.qname, self.zones):
+            return await next_or_failure(self.name, self.next, req, w)
+        key = request_key(req)
+        now = self.clock()
+        labels = (req.server, self.zones_label, req.view)
+        REQUESTS.inc(labels)
+        entry = self.lookup(key, now)
+        if entry is None:
+            MISSES.inc(labels)
+            return await next_or_failure(self.name, self.next, req, CacheWriter(self, req, w, key))
+        HITS.inc((req.server, entry.kind, self.zones_label, req.view))
+        ttl = entry.remaining(now)
+        if ttl <= 0 and self.verify_stale:
+            verify = CacheWriter(self, req, w, key, verify=True)
+            try:
+                rcode = await next_or_failure(self.name, self.next, req, verify)
+            except Exception as exc:  # a failed refresh means: serve the stale entry
+                log.debug(f"serve_stale verify of {req.qname} failed: {exc}")
+            else:
+                if verify.refreshed:
+                    return rcode
+
+        ttl, refresh = self._serve_ttl(entry, ttl, now, labels)
+        if refresh and key not in self._refreshing:
+            copy = Request(
+                dnslib.DNSRecord.parse(req.msg.pack()),
+                "tcp",
+                req.remote,
+                req.local,
+                size=req.size,
+                server=req.server,
+                zone=req.zone,
+                view=req.view,
+            )
+            self._refresh_later(key, entry, now, labels, copy)
+        req.answered_by = self.name
+        w.write(self._hit_reply(entry, req, ttl))
+        return NOERROR
+
+    def _hit_reply(self, entry: Entry, req: Request, ttl: int) -> dnslib.DNSRecord:
+        """Build a hit for the chain from the same bytes the fast path sends."""
+        question = req.msg.questions[0]
+        qname = name_wire(tuple(question.qname.label))
+        patch = not entry.locked or qname == entry.wire[12 : entry.qend]
+        header = req.msg.header
+        ident = struct.pack("!H", header.id)
+        body = entry.render(ident, header.bitmap, qname if patch else None, ttl, b"", req.do)
+        reply = dnslib.DNSRecord.parse(body)
+        if not patch:  # echo the client's case; the records keep the case they were cached with
+            reply.questions[0].qname = question.qname
+        return reply
+
+    # -- shared hit bookkeeping: stale, prefetch, keepttl --------------------------------------
+
+    def _serve_ttl(self, entry: Entry, ttl: int, now: float, labels: Labels) -> tuple[int, bool]:
+        """Return the TTL to answer with, and whether to refresh the item in the background.
+
+        A refresh is due for a stale item (serve_stale immediate) or a popular item near its
+        expiry (prefetch); the caller starts it with a copy of the request.
+        """
+        refresh = False
+        if ttl <= 0:
+            refresh = not self.verify_stale
+            SERVED_STALE.inc(labels)
+            ttl = 0
+        elif self.prefetch_amount:
+            refresh = self._should_prefetch(entry, now)
+        return (entry.ttl if self.config.keepttl else ttl), refresh
+
+    def _should_prefetch(self, entry: Entry, now: float) -> bool:
+        """Count this hit; tell whether the item is popular and close enough to expiry."""
+        if entry.last < now - self.prefetch_window:
+            entry.hits = 1
+        else:
+            entry.hits += 1
+        entry.last = now
+        threshold = math.ceil(self.prefetch_fraction * entry.ttl)
+        return entry.hits >= self.prefetch_amount and entry.remaining(now) <= threshold
+
+    def _refresh_later(
+        self, key: Key, entry: Entry, now: float, labels: Labels, req: Request
+    ) -> None:
+        """Refresh the item behind `key` in a background task (one per item at a time)."""
+        self._refreshing.add(key)
+        task = asyncio.get_running_loop().create_task(self._refresh(key, entry, now, labels, req))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(
+        self, key: Key, entry: Entry, now: float, labels: Labels, req: Request
+    ) -> None:
+        """Ask the next plugin again and store the answer (prefetch and stale refresh)."""
+        try:
+            PREFETCHES.inc(labels)
+            try:
+                await next_or_failure(self.name, self.next, req, CacheWriter(self, req, None, key))
+            except Exception as exc:  # the old entry stays; the next hit tries again
+                log.debug(f"refresh of {req.qname} failed: {exc}")
+                return
+            fresh = self.denial.get(key) or self.success.get(key)
+            if fresh is not None and fresh is not entry:
+                fresh.hits, fresh.last = entry.hits, now
+        finally:
+            self._refreshing.discard(key)
+
+    # -- storing -------------------------------------------------------------------------------
+
+    def store(
+        self, req: Request, key: Key, reply: dnslib.DNSRecord, *, prefetch: bool = False
+    ) -> None:
+        """Cache `reply` if CoreDNS would; cap its TTLs and drop its OPT for the client."""
+        config = self.config
+        kind = typify(reply, self.wall())
+        if kind in (Kind.NAME_ERROR, Kind.NO_DATA):
+            duration = float(
+                clamp(minimal_ttl(reply, kind), config.denial.min_ttl, config.denial.max_ttl)
+            )
+        elif kind is Kind.SERVER_ERROR:
+            duration = config.servfail_ttl
+        else:
+            duration = float(
+                clamp(minimal_ttl(reply, kind), config.success.min_ttl, config.success.max_ttl)
+            )
+        ttl = int(duration)
+        # CoreDNS applies the capped TTL to every record and filters OPT (EDNS is hop-by-hop).
+        reply.ar = [rr for rr in reply.ar if rr.rtype != OPT]
+        for section in (reply.rr, reply.auth, reply.ar):
+            for rr in section:
+                rr.ttl = ttl
+        cacheable = not reply.header.tc and (kind in SUCCESS_KINDS or kind in DENIAL_KINDS)
+        if cacheable and duration > 0:
+            if _matches(req, reply):
+                self._set(req, key, reply, kind, ttl, prefetch)
+            else:
+                DROPS.inc((req.server, self.zones_label, req.view))
+        if not req.do and not req.msg.header.ad:
+            reply.header.ad = 0  # no AD for clients that asked for no DNSSEC (RFC 6840 5.7)
+
+    def _set(
+        self,
+        req: Request,
+        key: Key,
+        reply: dnslib.DNSRecord,
+        kind: Kind,
+        ttl: int,
+        prefetch: bool,
+    ) -> None:
+        config = self.config
+        success = kind in SUCCESS_KINDS
+        bucket, label = (self.success, "success") if success else (self.denial, "denial")
+        if in_zones(req.qname, config.disable_success if success else config.disable_denial):
+            return
+        try:
+            entry = make_entry(
+                reply, ttl=ttl, stored=self.clock(), kind=label, ad=bool(reply.header.ad)
+            )
+        except ValueError as exc:
+            log.debug(f"not caching {req.qname}: {exc}")
+            return
+        if bucket.add(key, entry):
+            EVICTIONS.inc((req.server, label, self.zones_label, req.view))
+        if success and prefetch:
+            self.denial.remove(key)
+        ENTRIES.set((req.server, "success", self.zones_label, req.view), len(self.success))
+        ENTRIES.set((req.server, "denial", self.zones_label, req.view), len(self.denial))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Wait until no refresh runs in the background."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Cancel the refreshes still running."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.drain()

@@ -1,0 +1,131 @@
+"""cache: reading raw DNS messages without dnslib, for the bytes-in/bytes-out fast path.
+
+Two readers live here: `query_key` takes a client's query apart just far enough to find its
+cache key, and `ttl_offsets` walks a packed reply once, at store time, to find where every
+record's TTL sits so a hit can rewrite TTLs in place.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from kdns.plugins.base import EDNS_SIZE
+
+#: lower-case qname in wire label format, qtype, qclass, DO bit, CD bit.
+Key = tuple[bytes, int, int, bool, bool]
+
+OPT = 41
+HEADER = 12
+#: The OPT record the runtime writer appends for an EDNS client when the reply has none:
+#: root owner, type OPT, class = our UDP size, TTL = extended rcode 0, version 0, flags.
+OPT_PLAIN = b"\x00" + struct.pack("!HHIH", OPT, EDNS_SIZE, 0, 0)
+OPT_DO = b"\x00" + struct.pack("!HHIH", OPT, EDNS_SIZE, 0x8000, 0)
+#: Flags a query on the fast path must not have: QR (it is a response) and any opcode.
+_NOT_A_QUERY = 0xF8
+#: The counts of a plain query: one question, no answer, no authority (arcount follows).
+_ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00"
+
+
+def query_key(wire: bytes) -> Key | None:
+    """Return the cache key of a raw query, or None when it is anything but a plain query.
+
+    Plain means: a query (QR clear, opcode QUERY), exactly one question whose name is written
+    without compression, no answer or authority records, and at most one additional record
+    which must be an EDNS0 version 0 OPT ending the message. Everything else (and anything
+    malformed) is left to the normal path, which knows the right error to give.
+    """
+    n = len(wire)
+    if n < HEADER + 5 or wire[2] & _NOT_A_QUERY or wire[4:10] != _ONE_QUESTION:
+        return None
+    if wire[10] or wire[11] > 1:
+        return None
+    i = HEADER
+    while True:
+        if i >= n:
+            return None
+        length = wire[i]
+        if length == 0:
+            break
+        if length > 63:  # a compression pointer or a reserved label type
+            return None
+        i += length + 1
+    end = i + 1
+    if end - HEADER > 255 or end + 4 > n:
+        return None
+    qtype = (wire[end] << 8) | wire[end + 1]
+    qclass = (wire[end + 2] << 8) | wire[end + 3]
+    pos = end + 4
+    do = False
+    if wire[11]:
+        # root owner, type OPT, then class (UDP size), TTL (ext rcode, version, flags), rdlen
+        if pos + 11 > n or wire[pos] != 0 or wire[pos + 1] != 0 or wire[pos + 2] != OPT:
+            return None
+        if wire[pos + 6]:  # EDNS version > 0: the normal path answers BADVERS
+            return None
+        if pos + 11 + ((wire[pos + 9] << 8) | wire[pos + 10]) != n:
+            return None
+        do = bool(wire[pos + 7] & 0x80)
+    elif pos != n:
+        return None
+    return (bytes(wire[HEADER:end]).lower(), qtype, qclass, do, bool(wire[3] & 0x10))
+
+
+def client_size(wire: bytes, qname_len: int, tcp: bool = False) -> tuple[int, bool]:
+    """Return the largest reply a client takes and whether it sent EDNS0, for a plain query.
+
+    `wire` must have passed `query_key`; `qname_len` is the length of its question name.
+    """
+    if not wire[11]:
+        return (65535 if tcp else 512), False
+    if tcp:
+        return 65535, True
+    pos = HEADER + qname_len + 4
+    return max(512, (wire[pos + 3] << 8) | wire[pos + 4]), True
+
+
+def name_wire(labels: tuple[bytes, ...]) -> bytes:
+    """Return a name's labels in wire format (length-prefixed, root-terminated)."""
+    return b"".join(bytes((len(label),)) + label for label in labels) + b"\x00"
+
+
+def _skip_name(wire: bytes, i: int) -> int:
+    """Return the offset just past the (possibly compressed) name starting at `i`."""
+    while True:
+        length = wire[i]
+        if length == 0:
+            return i + 1
+        if length & 0xC0 == 0xC0:
+            return i + 2
+        if length & 0xC0:
+            raise ValueError(f"reserved label type at offset {i}")
+        i += length + 1
+
+
+def ttl_offsets(wire: bytes) -> tuple[tuple[int, ...], int]:
+    """Return the offsets of every non-OPT record's TTL field, and where the first qname ends.
+
+    Raises ValueError for a message that does not walk cleanly to its end.
+    """
+    if len(wire) < HEADER:
+        raise ValueError("message shorter than a header")
+    qd, an, ns, ar = struct.unpack_from("!HHHH", wire, 4)
+    i = HEADER
+    qend = HEADER
+    try:
+        for q in range(qd):
+            i = _skip_name(wire, i)
+            if q == 0:
+                qend = i
+            i += 4
+        offsets: list[int] = []
+        for _ in range(an + ns + ar):
+            i = _skip_name(wire, i)
+            rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, i)
+            if rtype != OPT:
+                offsets.append(i + 4)
+            i += 10 + rdlen
+    except (IndexError, struct.error) as exc:
+        raise ValueError("message ends inside a record") from exc
+    if i != len(wire):
+        raise ValueError("trailing bytes after the last record")
+    return tuple(offsets), qend
