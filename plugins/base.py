@@ -276,6 +276,60 @@ class Stoppable(Protocol):
 
 
 @runtime_checkable
+class FastAnswer(Protocol):
+    """A handler that can answer some raw queries from bytes it already holds (cache)."""
+
+    def clock(self) -> float:
+        """Return the handler's notion of now (monotonic seconds)."""
+        ...
+
+    def fast_answer(
+        self,
+        key: tuple[bytes, int, int, bool, bool],
+        wire: bytes,
+        now: float,
+        *,
+        server: str | None = None,
+        remote: tuple[str, int] = ("0.0.0.0", 0),
+        tcp: bool = False,
+    ) -> bytes | None:
+        """Return the reply bytes for a raw query, or None to send it down the chain."""
+        ...
+
+
+@runtime_checkable
+class FastObserver(Protocol):
+    """A transparent handler that counts queries answered on the fast path (prometheus)."""
+
+    def observe(
+        self,
+        server: str,
+        zone: str,
+        view: str,
+        proto: str,
+        family: str,
+        qtype: int,
+        do: bool,
+        request_size: int,
+        response_size: int,
+        rcode: int,
+        plugin: str,
+        seconds: float,
+    ) -> None:
+        """Count one query answered without running the chain."""
+        ...
+
+
+def fast_transparent(handler: object) -> bool:
+    """Tell whether a handler may be skipped when a handler behind it answers from bytes.
+
+    A handler declares it with a class attribute `fast_transparent = True`: it does nothing
+    to an already-known answer but count it (see DESIGN.md, "Speed").
+    """
+    return bool(getattr(handler, "fast_transparent", False))
+
+
+@runtime_checkable
 class Readiness(Protocol):
     """A handler that reports readiness to the *ready* plugin."""
 

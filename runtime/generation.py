@@ -69,7 +69,7 @@ class Generation:
                 mux = muxes.get(key)
                 if mux is None:
                     mux = muxes[key] = ZoneMux(listen_label(key))
-                mux.add(Route(addr.zone, chain, block))
+                mux.add(Route.of(addr.zone, chain, block))
                 if any(getattr(h, "any_class", False) for h in block_handlers):
                     mux.any_class = True
         return cls(model, muxes, handlers, digest)

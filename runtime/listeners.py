@@ -66,6 +66,10 @@ class UdpProtocol(asyncio.DatagramProtocol):
         if mux is None or transport is None:
             return
         remote = (addr[0], addr[1])
+        reply = mux.fast(data, "udp", remote)
+        if reply is not None:
+            transport.sendto(reply, addr)
+            return
 
         def send(wire: bytes) -> None:
             transport.sendto(wire, addr)
@@ -179,6 +183,10 @@ class ListenerPool:
                 mux = self.lookup(key)
                 if mux is None:
                     break
+                reply = mux.fast(data, "tcp", remote)
+                if reply is not None:
+                    send(reply)
+                    continue
                 task = asyncio.get_running_loop().create_task(
                     mux.handle(data, "tcp", remote, here, send)
                 )

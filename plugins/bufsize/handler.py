@@ -25,6 +25,8 @@ class Bufsize(Plugin[BufsizeConfig]):
     """
 
     name = "bufsize"
+    #: Only changes what is asked upstream; an answer served from bytes never goes there.
+    fast_transparent = True
 
     def __init__(
         self, configs: tuple[BufsizeConfig, ...], nxt: Handler | None, ctx: BuildContext

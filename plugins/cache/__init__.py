@@ -3,7 +3,7 @@
 from kdns.corefile import PluginSpec
 from kdns.plugins.cache.config import Bucket, CacheConfig, Prefetch, ServeStale, parse
 from kdns.plugins.cache.handler import Cache
-from kdns.plugins.cache.wire import Key, query_key
+from kdns.plugins.wire import Key, query_key
 
 SPEC = PluginSpec("cache", parse, once=True, support="served", build=Cache)
 

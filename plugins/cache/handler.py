@@ -52,8 +52,8 @@ from kdns.plugins.cache.metrics import (
     SERVED_STALE,
 )
 from kdns.plugins.cache.store import Entry, Shards, make_entry
-from kdns.plugins.cache.wire import OPT_DO, OPT_PLAIN, Key, client_size, name_wire
 from kdns.plugins.cache.writer import CacheWriter
+from kdns.plugins.wire import OPT_DO, OPT_PLAIN, Key, client_size, name_wire
 
 log = structlog.get_logger("plugin/cache")
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import dnslib
 from dnslib.label import DNSBuffer, DNSLabel
 
-from kdns.plugins.cache.wire import Key, ttl_offsets
+from kdns.plugins.wire import Key, ttl_offsets
 
 SHARDS = 256
 _LETTERS = frozenset(string.ascii_letters.encode())

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import dnslib
 
 from kdns.plugins.base import NOERROR, NXDOMAIN, Request, ResponseWriter
-from kdns.plugins.cache.wire import Key
+from kdns.plugins.wire import Key
 
 if TYPE_CHECKING:
     from kdns.plugins.cache.handler import Cache

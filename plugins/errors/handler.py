@@ -74,6 +74,8 @@ class Errors(Plugin[ErrorsConfig]):
     """Wraps the rest of the chain: a `PluginError` becomes a log line and SERVFAIL."""
 
     name = "errors"
+    #: Has nothing to do for an answer served from bytes (no error can occur).
+    fast_transparent = True
 
     def __init__(
         self, configs: tuple[ErrorsConfig, ...], nxt: Handler | None, ctx: BuildContext

@@ -1,4 +1,4 @@
-"""cache: reading raw DNS messages without dnslib, for the bytes-in/bytes-out fast path.
+"""Reading raw DNS messages without dnslib, for the bytes-in/bytes-out fast path.
 
 Two readers live here: `query_key` takes a client's query apart just far enough to find its
 cache key, and `ttl_offsets` walks a packed reply once, at store time, to find where every

@@ -8,7 +8,7 @@ import dnslib
 import pytest
 
 from kdns.plugins.cache.store import Entry, Shards, make_entry, pack
-from kdns.plugins.cache.wire import client_size, query_key, ttl_offsets
+from kdns.plugins.wire import client_size, query_key, ttl_offsets
 
 HEADER_Q = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
 EXAMPLE = b"\x07example\x03org\x00"
