@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import dns.asyncquery
+import asyncio
+import socket
+import struct
+
 import dns.message
 import dns.rcode
 
 from kdns.plugins.metrics import REGISTRY
+from kdns.plugins.wire import ttl_offsets
 from kdns.runtime.server import Server
 from kdns.runtime.testing import free_port, running
 
@@ -32,22 +36,33 @@ def set_fast(server: Server, on: bool) -> None:
 
 
 def normalised(wire: bytes) -> bytes:
-    """The reply with ID 0 and every TTL 0, to compare answers a second apart."""
-    msg = dns.message.from_wire(wire)
-    msg.id = 0
-    for section in (msg.answer, msg.authority, msg.additional):
-        for rrset in section:
-            rrset.ttl = 0
-    return msg.to_wire()
+    """The reply bytes with ID 0 and every TTL 0, to compare answers a second apart.
+
+    Done on the bytes: re-encoding with dnspython would shuffle records.
+    """
+    out = bytearray(wire)
+    out[0:2] = b"\0\0"
+    for offset in ttl_offsets(wire)[0]:
+        out[offset : offset + 4] = b"\0\0\0\0"
+    return bytes(out)
 
 
 async def raw(port: int, name: str, rdtype: str, *, tcp: bool = False, **make: object) -> bytes:
+    """Send a query and return the reply's bytes exactly as they arrived."""
     query = dns.message.make_query(name, rdtype, **make)  # type: ignore[arg-type]
+    wire = query.to_wire()
     if tcp:
-        reply = await dns.asyncquery.tcp(query, "127.0.0.1", port=port, timeout=3)
-    else:
-        reply = await dns.asyncquery.udp(query, "127.0.0.1", port=port, timeout=3)
-    return reply.to_wire()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(struct.pack("!H", len(wire)) + wire)
+        (length,) = struct.unpack("!H", await reader.readexactly(2))
+        data = await reader.readexactly(length)
+        writer.close()
+        return data
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        await loop.sock_sendto(sock, wire, ("127.0.0.1", port))
+        return await asyncio.wait_for(loop.sock_recv(sock, 65535), 3)
 
 
 def counter(name: str, **labels: str) -> float:
