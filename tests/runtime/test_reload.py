@@ -7,8 +7,11 @@ import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NamedTuple
 
 import dns.asyncquery
 import dns.message
@@ -22,11 +25,24 @@ VALID = """\
 .:{port} {{
     whoami
     reload 2s
+    health 127.0.0.1:{health}
+    prometheus 127.0.0.1:{metrics}
 }}
 v{version}.test:{port} {{
 }}
 """
 BROKEN = ".:{port} {{\n    whoami\n    cache 0\n}}\n"
+
+
+class Ports(NamedTuple):
+    dns: int
+    health: int
+    metrics: int
+
+    def valid(self, version: int) -> str:
+        return VALID.format(
+            port=self.dns, health=self.health, metrics=self.metrics, version=version
+        )
 
 
 async def rcode_of(port: int, name: str, timeout: float = 1.0) -> int:
@@ -37,11 +53,12 @@ async def rcode_of(port: int, name: str, timeout: float = 1.0) -> int:
 @pytest.fixture
 async def kdns_process(
     tmp_path: Path,
-) -> AsyncIterator[tuple[asyncio.subprocess.Process, int, Path]]:
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, Ports, Path]]:
     """A real `kdns -conf` process on a ConfigMap-style folder, stopped after the test."""
-    port = free_port()
+    ports = Ports(free_port(), free_port(), free_port())
+    port = ports.dns
     folder = tmp_path / "coredns"
-    write_configmap(folder, {"Corefile": VALID.format(port=port, version=0)})
+    write_configmap(folder, {"Corefile": ports.valid(0)})
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -59,7 +76,7 @@ async def kdns_process(
         except dns.exception.Timeout:
             if time.monotonic() > deadline or proc.returncode is not None:
                 raise
-    yield proc, port, folder
+    yield proc, ports, folder
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 15)
@@ -126,19 +143,56 @@ async def wait_for_rcode(port: int, name: str, want: int, within: float) -> floa
     raise AssertionError(f"{name} did not turn {dns.rcode.to_text(want)} within {within}s")
 
 
+def http_status(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as resp:
+            return resp.status, resp.read().decode()
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, str(exc)
+
+
+class EndpointWatch:
+    """Polls /health and /metrics every 50 ms; remembers every failure."""
+
+    def __init__(self, ports: Ports) -> None:
+        self.ports = ports
+        self.failures: list[str] = []
+        self.polls = 0
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.stop.is_set():
+            for port, path in ((self.ports.health, "/health"), (self.ports.metrics, "/metrics")):
+                status, body = await loop.run_in_executor(None, http_status, port, path)
+                self.polls += 1
+                if status != 200:
+                    self.failures.append(f"{path}: {status} {body[:80]}")
+            await asyncio.sleep(0.05)
+
+
+def metric(text: str, name: str) -> float:
+    values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name)]
+    return sum(values)
+
+
 async def test_fifty_configmap_updates_under_load_lose_nothing(
-    kdns_process: tuple[asyncio.subprocess.Process, int, Path],
+    kdns_process: tuple[asyncio.subprocess.Process, Ports, Path],
 ) -> None:
-    """Alternate valid and broken Corefiles 50 times at 2,000 qps: zero lost, zero SERVFAIL."""
-    proc, port, folder = kdns_process
+    """Alternate valid and broken Corefiles 50 times at 2,000 qps: zero lost, zero SERVFAIL,
+    health and metrics up throughout, every broken one counted as a failed reload."""
+    proc, ports, folder = kdns_process
+    port = ports.dns
     load = Load(port, qps=2000)
     runner = asyncio.create_task(load.run())
+    watch = EndpointWatch(ports)
+    watcher = asyncio.create_task(watch.run())
     delays = []
     version = 0
     for step in range(50):
         if step % 2 == 0:
             version += 1
-            write_configmap(folder, {"Corefile": VALID.format(port=port, version=version)})
+            write_configmap(folder, {"Corefile": ports.valid(version)})
             # the new zone exists (an empty block REFUSES it); the previous one is gone
             delays.append(await wait_for_rcode(port, f"x.v{version}.test", dns.rcode.REFUSED, 10))
             assert await rcode_of(port, f"x.v{version - 1}.test") == dns.rcode.NOERROR
@@ -149,8 +203,16 @@ async def test_fifty_configmap_updates_under_load_lose_nothing(
             assert await rcode_of(port, f"x.v{version}.test") == dns.rcode.REFUSED
             assert await rcode_of(port, "still.example") == dns.rcode.NOERROR
     load.stop.set()
+    watch.stop.set()
     await runner
+    await watcher
     assert proc.returncode is None
+    assert watch.failures == []
+    assert watch.polls > 50
+    _, text = http_status(ports.metrics, "/metrics")
+    # every broken write failed to load (the fallback poll may try one again)
+    assert metric(text, "coredns_reload_failed_total") >= 25
+    assert 'coredns_reload_version_info{hash="' in text
     assert load.lost == 0
     assert load.rcodes.get(dns.rcode.SERVFAIL, 0) == 0
     assert load.rcodes.get(dns.rcode.NOERROR, 0) == load.sent
@@ -159,15 +221,16 @@ async def test_fifty_configmap_updates_under_load_lose_nothing(
 
 
 async def test_reload_changes_listen_ports(
-    kdns_process: tuple[asyncio.subprocess.Process, int, Path],
+    kdns_process: tuple[asyncio.subprocess.Process, Ports, Path],
 ) -> None:
     """A reload that adds a port opens it; one that removes it closes it; the rest keep serving."""
-    _, port, folder = kdns_process
+    _, ports, folder = kdns_process
+    port = ports.dns
     extra = free_port()
-    two = VALID.format(port=port, version=1) + f".:{extra} {{\n    whoami\n}}\n"
+    two = ports.valid(1) + f".:{extra} {{\n    whoami\n}}\n"
     write_configmap(folder, {"Corefile": two})
     await wait_for_rcode(extra, "a.example", dns.rcode.NOERROR, 10)
-    write_configmap(folder, {"Corefile": VALID.format(port=port, version=2)})
+    write_configmap(folder, {"Corefile": ports.valid(2)})
     await wait_for_rcode(port, "x.v2.test", dns.rcode.REFUSED, 10)
     with pytest.raises(dns.exception.Timeout):
         await rcode_of(extra, "a.example", timeout=0.5)
