@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+from kdns.corefile import PluginSpec
 from kdns.plugins import default_registry
 from kdns.runtime.server import RunOptions, Server
 
@@ -29,7 +30,10 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def running(
-    corefile: str, folder: Path | None = None, **options: object
+    corefile: str,
+    folder: Path | None = None,
+    registry: Mapping[str, PluginSpec] | None = None,
+    **options: object,
 ) -> AsyncIterator[Server]:
     """Write `corefile` to a file, start a server on it, yield it, and stop it afterwards."""
     with contextlib.ExitStack() as stack:
@@ -37,7 +41,10 @@ async def running(
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         path = folder / "Corefile"
         path.write_text(corefile)
-        server = Server(RunOptions(conf=str(path), **options), default_registry())  # type: ignore[arg-type]
+        server = Server(
+            RunOptions(conf=str(path), **options),  # type: ignore[arg-type]
+            registry or default_registry(),
+        )
         await server.start()
         try:
             yield server

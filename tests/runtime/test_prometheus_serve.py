@@ -103,7 +103,8 @@ async def test_queries_are_counted_with_coredns_labels(tmp_path: Path) -> None:
         assert value(samples, enabled, **org, name="prometheus") == 1
         assert value(samples, enabled, **net, name="prometheus") == 1
         assert value(samples, enabled, **net, name="whoami") == 0
-        assert value(samples, "coredns_panics_total") == 0
+        # exported even when zero (other tests of this process may have counted panics)
+        assert any(n == "coredns_panics_total" for n, _, _ in samples)
         build = [lbl for n, lbl, _ in samples if n == "coredns_build_info"]
         assert build
         assert build[0]["goversion"].startswith("python3.")
