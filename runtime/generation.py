@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from kdns.corefile import Corefile, PluginSpec
-from kdns.plugins.base import Handler, Readiness, Startable, Stoppable
+from kdns.plugins.base import FastObserver, Handler, Readiness, Startable, Stoppable
 from kdns.runtime.chain import BuildError, build_chain
 from kdns.runtime.dispatch import Route, ZoneMux
 from kdns.runtime.interfaces import expand
@@ -72,6 +72,8 @@ class Generation:
                 mux.add(Route.of(addr.zone, chain, block))
                 if any(getattr(h, "any_class", False) for h in block_handlers):
                     mux.any_class = True
+                counters = [h for h in block_handlers if isinstance(h, FastObserver)]
+                mux.observers = tuple(dict.fromkeys([*mux.observers, *counters]))
         return cls(model, muxes, handlers, digest)
 
     async def start(self) -> None:

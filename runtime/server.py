@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,8 +96,9 @@ class Server:
         path = self.options.conf
         if path is None and os.path.exists("Corefile"):
             path = "Corefile"
-        if path is None:
-            return loads("", self.registry, default_port=self.options.dns_port)
+        if path is None:  # no Corefile at all: CoreDNS's built-in default, quietly
+            default = loads("", self.registry, default_port=self.options.dns_port)
+            return dataclasses.replace(default, warnings=())
         return load(path, self.registry, default_port=self.options.dns_port)
 
     async def apply(self, model: Corefile) -> Generation:

@@ -140,3 +140,20 @@ async def test_fast_path_is_compiled_for_transparent_fronts() -> None:
         ]
         assert all(r.fast is not None for r in routes)
         assert all([o.name for o in r.observers] == ["prometheus"] for r in routes)  # type: ignore[attr-defined]
+
+
+async def test_queries_no_block_takes_are_counted_as_dropped() -> None:
+    """A name outside every zone is REFUSED and counted under zone "dropped", as in CoreDNS."""
+    port, metrics = free_port(), free_port()
+    corefile = f"example.org:{port} {{\n    prometheus 127.0.0.1:{metrics}\n    whoami\n}}\n"
+    async with running(corefile):
+        label = f"dns://:{port}"
+        before = counter("coredns_dns_requests_total", server=label, zone="dropped")
+        reply = dns.message.from_wire(await raw(port, "elsewhere.test", "A"))
+        assert reply.rcode() == dns.rcode.REFUSED
+        after = counter("coredns_dns_requests_total", server=label, zone="dropped")
+        assert after == before + 1
+        refused = counter(
+            "coredns_dns_responses_total", server=label, zone="dropped", rcode="REFUSED"
+        )
+        assert refused >= 1
