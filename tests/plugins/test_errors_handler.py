@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import structlog
 
 from kdns.plugins.base import NOERROR, SERVFAIL, PluginError, Request
 from kdns.plugins.errors.handler import Errors, go_duration
 from kdns.plugins.testing import StubHandler, build, make_request, run
-from kdns.runtime import logs
 
 Lines = Callable[[], list[str]]
 TIMEOUT = "read udp 10.0.0.1:53->8.8.8.8:53: i/o timeout"
 
 
 @pytest.fixture
-def lines() -> Iterator[Lines]:
-    """Render logs as the server does into a buffer; yield a reader of the lines so far."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    buffer = io.StringIO()
-    logs.setup(stream=buffer, debug=True)  # debug, to see summaries logged at that level
-    root.handlers[0].addFilter(lambda record: record.name == "plugin/errors")
-    yield lambda: buffer.getvalue().splitlines()
-    structlog.configure(**saved)
-    root.handlers[:], root.level = handlers, level
+def lines(debug_lines: Lines) -> Lines:
+    """Debug level here: consolidated summaries may be logged at that level."""
+    return debug_lines
 
 
 class Failing:

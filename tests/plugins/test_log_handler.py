@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import io
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import dnslib
 import pytest
-import structlog
 
 from kdns.plugins.base import NOERROR, NXDOMAIN, REFUSED, SERVFAIL, PluginError, Request
 from kdns.plugins.log.classify import classify
 from kdns.plugins.log.format import compile_format, seconds, uncompressed_size
 from kdns.plugins.log.handler import Log
 from kdns.plugins.testing import StubHandler, build, make_request, run
-from kdns.runtime import logs
 
 SOA = "example.org. 300 IN SOA ns.example.org. admin.example.org. 1 7200 3600 1209600 300"
 #: What the injected clock advances per reading: every query "takes" 37,990 ns.
@@ -32,19 +28,6 @@ class Raising:
 
 
 Lines = Callable[[], list[str]]
-
-
-@pytest.fixture
-def lines() -> Iterator[Lines]:
-    """Render logs as the server does into a buffer; yield a reader of the lines so far."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    buffer = io.StringIO()
-    logs.setup(stream=buffer)
-    yield lambda: buffer.getvalue().splitlines()
-    structlog.configure(**saved)
-    root.handlers[:], root.level = handlers, level
 
 
 def messages(lines: Lines) -> list[str]:

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import dns.asyncquery
 import dns.message
 import dns.rcode
-import pytest
-import structlog
 
-from kdns.runtime import logs
 from kdns.runtime.testing import free_port, running
 
 Lines = Callable[[], list[str]]
 NO_NEXT = "plugin/errors: no next plugin found"
-
-
-@pytest.fixture
-def lines() -> Iterator[Lines]:
-    """Log as `kdns serve` does into a buffer; yield a reader of the plugins' lines so far."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    buffer = io.StringIO()
-    logs.setup(stream=buffer)
-    root.handlers[0].addFilter(lambda record: record.name.startswith("plugin/"))
-    yield lambda: buffer.getvalue().splitlines()
-    structlog.configure(**saved)
-    root.handlers[:], root.level = handlers, level
 
 
 async def ask(port: int, name: str, rdtype: str = "A", *, tcp: bool = False) -> int:

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import dns.asyncquery
 import dns.message
 import dns.rcode
-import pytest
-import structlog
 
-from kdns.runtime import logs
 from kdns.runtime.testing import free_port, running
 
 Lines = Callable[[], list[str]]
 DURATION = r"\d+(\.\d+)?s"
-
-
-@pytest.fixture
-def lines() -> Iterator[Lines]:
-    """Log as `kdns serve` does into a buffer; yield a reader of the plugins' lines so far."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    buffer = io.StringIO()
-    logs.setup(stream=buffer)
-    root.handlers[0].addFilter(lambda record: record.name.startswith("plugin/"))
-    yield lambda: buffer.getvalue().splitlines()
-    structlog.configure(**saved)
-    root.handlers[:], root.level = handlers, level
 
 
 def logged(lines: Lines) -> list[str]:
