@@ -8,6 +8,9 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+import dns.asyncquery
+import dns.message
+
 from kdns.corefile import PluginSpec
 from kdns.plugins import default_registry
 from kdns.runtime.server import RunOptions, Server
@@ -50,3 +53,29 @@ async def running(
             yield server
         finally:
             await server.stop()
+
+
+async def query(
+    port: int,
+    name: str,
+    rdtype: str = "A",
+    *,
+    tcp: bool = False,
+    host: str = "127.0.0.1",
+    ident: int | None = None,
+    source_port: int = 0,
+    timeout: float = 3.0,
+    **make: object,
+) -> dns.message.Message:
+    """Ask a running server one question over UDP or TCP with dnspython; return the reply.
+
+    Extra keywords go to `dns.message.make_query` (`use_edns`, `want_dnssec`, `rdclass`...).
+    """
+    msg = dns.message.make_query(name, rdtype, **make)  # type: ignore[arg-type]
+    if ident is not None:
+        msg.id = ident
+    if tcp:
+        return await dns.asyncquery.tcp(
+            msg, host, port=port, timeout=timeout, source_port=source_port
+        )
+    return await dns.asyncquery.udp(msg, host, port=port, timeout=timeout, source_port=source_port)

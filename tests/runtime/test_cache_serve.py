@@ -20,6 +20,7 @@ from kdns.plugins.cache import Cache, query_key
 from kdns.plugins.cache.metrics import HITS, MISSES, REQUESTS
 from kdns.runtime.server import Server
 from kdns.runtime.testing import free_port, running
+from kdns.runtime.testing import query as ask
 
 
 def corefile(port: int, directive: str = "cache") -> str:
@@ -29,13 +30,6 @@ def corefile(port: int, directive: str = "cache") -> str:
 def the_cache(server: Server) -> Cache:
     assert server.current is not None
     return next(h for h in server.current.handlers if isinstance(h, Cache))
-
-
-async def ask(port: int, name: str, *, tcp: bool = False, **make: object) -> dns.message.Message:
-    query = dns.message.make_query(name, "A", **make)  # type: ignore[arg-type]
-    if tcp:
-        return await dns.asyncquery.tcp(query, "127.0.0.1", port=port, timeout=3)
-    return await dns.asyncquery.udp(query, "127.0.0.1", port=port, timeout=3)
 
 
 def srv_port(reply: dns.message.Message) -> tuple[str, int]:

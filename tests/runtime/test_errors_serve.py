@@ -9,19 +9,14 @@ import dns.asyncquery
 import dns.message
 import dns.rcode
 
-from kdns.runtime.testing import free_port, running
+from kdns.runtime.testing import free_port, query, running
 
 Lines = Callable[[], list[str]]
 NO_NEXT = "plugin/errors: no next plugin found"
 
 
 async def ask(port: int, name: str, rdtype: str = "A", *, tcp: bool = False) -> int:
-    query = dns.message.make_query(name, rdtype)
-    if tcp:
-        reply = await dns.asyncquery.tcp(query, "127.0.0.1", port=port, timeout=3)
-    else:
-        reply = await dns.asyncquery.udp(query, "127.0.0.1", port=port, timeout=3)
-    return reply.rcode()
+    return (await query(port, name, rdtype, tcp=tcp)).rcode()
 
 
 def broken(port: int, errors: str = "errors") -> str:

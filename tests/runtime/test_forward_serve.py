@@ -27,6 +27,7 @@ import pytest
 from kdns.plugins.forward.metrics import CONN_CACHE_MISSES, HEALTHCHECK_FAILURES
 from kdns.plugins.forward.testing import FakeUpstream, dead_port
 from kdns.runtime.testing import free_port, running
+from kdns.runtime.testing import query as ask
 
 DNSMASQ = shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin:/sbin")
 pytestmark = pytest.mark.skipif(DNSMASQ is None, reason="dnsmasq is not installed")
@@ -84,15 +85,6 @@ def dnsmasq(tmp_path: Path) -> Iterator[Start]:
         proc.terminate()
     for proc in procs:
         proc.wait(5)
-
-
-async def ask(
-    port: int, name: str, rdtype: str = "A", *, tcp: bool = False, rdclass: str = "IN"
-) -> dns.message.Message:
-    query = dns.message.make_query(name, rdtype, rdclass=rdclass)
-    if tcp:
-        return await dns.asyncquery.tcp(query, "127.0.0.1", port=port, timeout=3)
-    return await dns.asyncquery.udp(query, "127.0.0.1", port=port, timeout=3)
 
 
 def ip_of(reply: dns.message.Message) -> str:

@@ -15,13 +15,7 @@ import dns.reversename
 
 from kdns.plugins.metrics import REGISTRY
 from kdns.runtime.testing import free_port, running
-
-
-async def ask(port: int, name: str, rdtype: str = "A", tcp: bool = False) -> dns.message.Message:
-    query = dns.message.make_query(name, rdtype)
-    if tcp:
-        return await dns.asyncquery.tcp(query, "127.0.0.1", port=port, timeout=3)
-    return await dns.asyncquery.udp(query, "127.0.0.1", port=port, timeout=3)
+from kdns.runtime.testing import query as ask
 
 
 def answer(reply: dns.message.Message) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -9,7 +10,10 @@ import dns.asyncquery
 import dns.message
 import dns.rcode
 
-from kdns.runtime.testing import free_port, running
+from kdns.runtime.testing import free_port, query, running
+
+#: Every query carries ID 4242, so log lines are predictable.
+ask = functools.partial(query, ident=4242)
 
 Lines = Callable[[], list[str]]
 DURATION = r"\d+(\.\d+)?s"
@@ -18,24 +22,6 @@ DURATION = r"\d+(\.\d+)?s"
 def logged(lines: Lines) -> list[str]:
     """Return the lines logged."""
     return lines()
-
-
-async def ask(
-    port: int,
-    name: str,
-    rdtype: str = "A",
-    *,
-    ident: int = 4242,
-    tcp: bool = False,
-    host: str = "127.0.0.1",
-    source_port: int = 0,
-    **make: object,
-) -> dns.message.Message:
-    query = dns.message.make_query(name, rdtype, **make)  # type: ignore[arg-type]
-    query.id = ident
-    if tcp:
-        return await dns.asyncquery.tcp(query, host, port=port, timeout=3, source_port=source_port)
-    return await dns.asyncquery.udp(query, host, port=port, timeout=3, source_port=source_port)
 
 
 async def test_common_log_lines_for_udp_tcp_and_ipv6(lines: Lines) -> None:

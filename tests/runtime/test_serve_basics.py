@@ -14,21 +14,7 @@ import dns.rdatatype
 import pytest
 
 from kdns.runtime.testing import free_port, running
-
-
-async def ask(
-    port: int,
-    name: str,
-    rdtype: str = "A",
-    *,
-    tcp: bool = False,
-    host: str = "127.0.0.1",
-    **make: object,
-) -> dns.message.Message:
-    query = dns.message.make_query(name, rdtype, **make)  # type: ignore[arg-type]
-    if tcp:
-        return await dns.asyncquery.tcp(query, host, port=port, timeout=3)
-    return await dns.asyncquery.udp(query, host, port=port, timeout=3)
+from kdns.runtime.testing import query as ask
 
 
 async def test_whoami_over_udp_and_tcp_keeps_the_question_case() -> None:
