@@ -9,7 +9,7 @@ writes a reply with that rcode". Errors the *errors* plugin should log are raise
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -327,6 +327,17 @@ def fast_transparent(handler: object) -> bool:
     to an already-known answer but count it (see DESIGN.md, "Speed").
     """
     return bool(getattr(handler, "fast_transparent", False))
+
+
+#: Looks a name up through the whole server, as a client would (for CNAME targets).
+Resolver = Callable[[str, int], Awaitable[dnslib.DNSRecord]]
+
+
+@runtime_checkable
+class NeedsResolver(Protocol):
+    """A handler that resolves names through the whole server; the runtime sets `resolve`."""
+
+    resolve: Resolver | None
 
 
 @runtime_checkable

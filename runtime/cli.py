@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from kdns.plugins import default_registry
+from kdns.plugins.kubernetes.apiserver import cli as apiserver_cli
 from kdns.runtime import logs
 from kdns.runtime.check import run_check
 from kdns.runtime.server import RunOptions
@@ -80,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="log as CoreDNS-style text lines (default) or JSON",
     )
+    api = commands.add_parser(
+        "apiserver",
+        help="serve Kubernetes manifests over the Kubernetes API (tests, demo)",
+        description="A small Kubernetes API server (list, watch, bookmarks, 410 Gone) that "
+        "serves the objects in the given YAML manifests and follows edits to them.",
+    )
+    apiserver_cli.add_arguments(api)
     return parser
 
 
@@ -89,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_in or (args_in[0].startswith("-") and args_in[0] not in ("-h", "--help")):
         args_in.insert(0, "serve")  # `kdns -conf FILE`, as the seed's container runs it
     args = _parser().parse_args(args_in)
+    if args.command == "apiserver":
+        return apiserver_cli.run(args)
     if args.command == "check":
         return run_check(
             args.files,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import struct
 import time
 from collections.abc import Callable
@@ -29,6 +30,10 @@ from kdns.plugins.wire import name_wire, query_key
 from kdns.runtime.writer import Writer
 
 log = structlog.get_logger("kdns.server")
+
+#: How deep lookups a plugin makes through the server (CNAME targets) may nest.
+MAX_INTERNAL_DEPTH = 8
+_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("kdns_internal_depth", default=0)
 
 IN, DS = 1, 43
 BADVERS = 16
@@ -189,6 +194,30 @@ class ZoneMux:
                 send(reply)
         finally:
             self.in_flight -= 1
+
+    async def resolve(self, name: str, qtype: int) -> dnslib.DNSRecord:
+        """Look `name` up through this listener's blocks, as a client query would go.
+
+        Used for CNAME targets (ExternalName services); nested lookups stop after
+        MAX_INTERNAL_DEPTH with SERVFAIL, so a CNAME loop cannot recurse forever.
+        """
+        msg = dnslib.DNSRecord(q=dnslib.DNSQuestion(name, qtype))
+        msg.header.rd = 1
+        wire = msg.pack()
+        req = Request(
+            dnslib.DNSRecord.parse(wire), "tcp", ("127.0.0.1", 0), size=len(wire), server=self.label
+        )
+        replies: list[bytes] = []
+        w = Writer(req, replies.append)
+        depth = _DEPTH.get()
+        if depth >= MAX_INTERNAL_DEPTH:
+            return req.reply(SERVFAIL)
+        token = _DEPTH.set(depth + 1)
+        try:
+            await self._serve(req, w)
+        finally:
+            _DEPTH.reset(token)
+        return dnslib.DNSRecord.parse(replies[0]) if replies else req.reply(SERVFAIL)
 
     def _drop(self, req: Request, w: Writer) -> None:
         """REFUSE a query no block takes, counting it under the zone "dropped"."""

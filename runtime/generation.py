@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 import structlog
 
 from kdns.corefile import Corefile, PluginSpec
-from kdns.plugins.base import FastObserver, Handler, Readiness, Startable, Stoppable
+from kdns.plugins.base import (
+    FastObserver,
+    Handler,
+    NeedsResolver,
+    Readiness,
+    Startable,
+    Stoppable,
+)
 from kdns.runtime.chain import BuildError, build_chain
 from kdns.runtime.dispatch import Route, ZoneMux
 from kdns.runtime.interfaces import expand
@@ -65,6 +72,7 @@ class Generation:
             servers = tuple(dict.fromkeys(listen_label(k) for _, k in keys))
             chain, block_handlers = build_chain(block, registry, servers)
             handlers.extend(block_handlers)
+            resolvers = [h for h in block_handlers if isinstance(h, NeedsResolver)]
             for addr, key in keys:
                 mux = muxes.get(key)
                 if mux is None:
@@ -74,6 +82,9 @@ class Generation:
                     mux.any_class = True
                 counters = [h for h in block_handlers if isinstance(h, FastObserver)]
                 mux.observers = tuple(dict.fromkeys([*mux.observers, *counters]))
+                for handler in resolvers:
+                    if handler.resolve is None:  # the block's first listener resolves for it
+                        handler.resolve = mux.resolve
         return cls(model, muxes, handlers, digest)
 
     async def start(self) -> None:

@@ -9,13 +9,15 @@ from kdns.plugins.kubernetes.config import (
     is_reverse,
     parse,
 )
+from kdns.plugins.kubernetes.handler import Kubernetes
 from kdns.plugins.kubernetes.selector import LabelSelector, Requirement
 
-SPEC = PluginSpec("kubernetes", parse, once=True)
+SPEC = PluginSpec("kubernetes", parse, once=True, support="served", build=Kubernetes)
 
 __all__ = [
     "SPEC",
     "Kubeconfig",
+    "Kubernetes",
     "KubernetesConfig",
     "LabelSelector",
     "PodMode",

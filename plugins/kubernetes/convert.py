@@ -1,0 +1,186 @@
+"""API JSON (as the Kubernetes API sends it) to the compact objects DNS keeps.
+
+Pure functions over parsed JSON dictionaries: the client's model objects are never built. Each
+function reads only the fields objects.py documents and canonicalises IP addresses, so the
+answer side can compare them as text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from kdns.plugins.kubernetes.objects import (
+    Endpoint,
+    EndpointSlice,
+    Namespace,
+    Pod,
+    Port,
+    Service,
+)
+
+Json = Mapping[str, Any]
+
+#: The label that ties an EndpointSlice to its Service.
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+#: The annotation the EndpointSlice controller stamps with the time of the triggering change.
+TRIGGER_TIME_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
+
+_ADDRESS_TYPES: dict[str, Literal["IPv4", "IPv6", "FQDN"]] = {
+    "IPv4": "IPv4",
+    "IPv6": "IPv6",
+    "FQDN": "FQDN",
+}
+
+
+def _dict(value: object) -> Json:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def canonical_ip(text: str) -> str | None:
+    """Return `text` as canonical IP text (`fd00::1`, `10.0.0.1`), or None if it is not an IP."""
+    try:
+        return ipaddress.ip_address(text.strip()).compressed
+    except ValueError:
+        return None
+
+
+def metadata(obj: Json) -> tuple[str, str]:
+    """Return an object's (namespace, name); namespace is "" for cluster-scoped objects."""
+    meta = _dict(obj.get("metadata"))
+    return _str(meta.get("namespace")), _str(meta.get("name"))
+
+
+def resource_version(obj: Json) -> str:
+    """Return an object's `metadata.resourceVersion` ("" when absent)."""
+    return _str(_dict(obj.get("metadata")).get("resourceVersion"))
+
+
+def _labels(obj: Json) -> dict[str, str]:
+    labels = _dict(_dict(obj.get("metadata")).get("labels"))
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _ports(items: object) -> tuple[Port, ...]:
+    ports: list[Port] = []
+    for item in _list(items):
+        port = _dict(item).get("port")
+        if not isinstance(port, int) or isinstance(port, bool):
+            continue  # an EndpointSlice port without a number means "all ports": no SRV
+        protocol = _str(item.get("protocol")).upper() or "TCP"
+        ports.append(Port(_str(item.get("name")), protocol, port))
+    return tuple(ports)
+
+
+def service(obj: Json) -> Service:
+    """Convert a v1 Service; see `objects.Service` for the kinds and the ClusterIP rules."""
+    namespace, name = metadata(obj)
+    spec = _dict(obj.get("spec"))
+    labels = tuple(sorted(_labels(obj).items()))
+    ports = _ports(spec.get("ports"))
+    if spec.get("type") == "ExternalName":
+        return Service(
+            namespace,
+            name,
+            "ExternalName",
+            external_name=_str(spec.get("externalName")),
+            ports=ports,
+            labels=labels,
+        )
+    raw = [ip for ip in _list(spec.get("clusterIPs")) if isinstance(ip, str)]
+    if not raw:
+        raw = [_str(spec.get("clusterIP"))]
+    if raw[0] == "None":
+        return Service(namespace, name, "Headless", ports=ports, labels=labels)
+    ips = tuple(dict.fromkeys(ip for ip in map(canonical_ip, raw) if ip is not None))
+    return Service(namespace, name, "ClusterIP", cluster_ips=ips, ports=ports, labels=labels)
+
+
+def _endpoint(item: Json, address_type: str) -> Endpoint | None:
+    addresses: list[str] = []
+    for text in _list(item.get("addresses")):
+        if not isinstance(text, str):
+            continue
+        if address_type == "FQDN":
+            addresses.append(text)
+        elif (ip := canonical_ip(text)) is not None:
+            addresses.append(ip)
+    if not addresses:
+        return None
+    ready = _dict(item.get("conditions")).get("ready")
+    ref = _dict(item.get("targetRef"))
+    pod_name = _str(ref.get("name")) if ref.get("kind", "Pod") == "Pod" else ""
+    return Endpoint(
+        addresses=tuple(addresses),
+        ready=ready is not False,  # unset (nil) counts as ready, as CoreDNS reads it
+        hostname=_str(item.get("hostname")),
+        pod_name=pod_name,
+        node_name=_str(item.get("nodeName")),
+        zone=_str(item.get("zone")),
+    )
+
+
+def endpoint_slice(obj: Json) -> EndpointSlice:
+    """Convert a discovery.k8s.io/v1 EndpointSlice (endpoints without an address are dropped)."""
+    namespace, name = metadata(obj)
+    address_type = _ADDRESS_TYPES.get(_str(obj.get("addressType")), "IPv4")
+    endpoints = tuple(
+        ep
+        for item in _list(obj.get("endpoints"))
+        if (ep := _endpoint(_dict(item), address_type)) is not None
+    )
+    return EndpointSlice(
+        namespace,
+        name,
+        service=_labels(obj).get(SERVICE_NAME_LABEL, ""),
+        address_type=address_type,
+        endpoints=endpoints,
+        ports=_ports(obj.get("ports")),
+    )
+
+
+def terminating(obj: Json) -> bool:
+    """Tell whether an object is being deleted (`metadata.deletionTimestamp` is set)."""
+    return bool(_dict(obj.get("metadata")).get("deletionTimestamp"))
+
+
+def pod(obj: Json) -> Pod | None:
+    """Convert a v1 Pod; None when it has no usable `status.podIP` or is terminating.
+
+    A terminating pod keeps its last entry until it is deleted (CoreDNS ignores such updates),
+    so the watch side skips a None on ADDED/MODIFIED; use `pod_key` for DELETED events.
+    """
+    if terminating(obj):
+        return None
+    ip = canonical_ip(_str(_dict(obj.get("status")).get("podIP")))
+    if ip is None:
+        return None
+    namespace, name = metadata(obj)
+    return Pod(namespace, name, ip)
+
+
+def pod_key(obj: Json) -> Pod:
+    """Return the Pod to remove for a DELETED event (its IP may be "" if it never had one)."""
+    namespace, name = metadata(obj)
+    ip = canonical_ip(_str(_dict(obj.get("status")).get("podIP")))
+    return Pod(namespace, name, ip or "")
+
+
+def namespace(obj: Json) -> Namespace:
+    """Convert a v1 Namespace."""
+    return Namespace(metadata(obj)[1])
+
+
+def trigger_time(obj: Json) -> str:
+    """Return the EndpointSlice's last-change-trigger-time annotation ("" when absent)."""
+    annotations = _dict(_dict(obj.get("metadata")).get("annotations"))
+    return _str(annotations.get(TRIGGER_TIME_ANNOTATION))

@@ -1,0 +1,243 @@
+"""kubernetes: answers cluster names from the watched API, as CoreDNS's kubernetes plugin does.
+
+Queries outside the plugin's zones go to the next plugin. Inside, records.py computes the
+answer from the index; this handler adds the zone's SOA to negative answers, applies
+`fallthrough` (checked first) and the not-yet-synced rule (a would-be NXDOMAIN becomes an
+authoritative SERVFAIL), and finishes ExternalName answers whose target lies outside the
+zone by resolving it through the server (`resolve`, set by the runtime) or, without one,
+through this plugin or the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import importlib
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Protocol
+
+import dnslib
+import structlog
+
+from kdns.plugins.base import (
+    NOERROR,
+    NXDOMAIN,
+    REFUSED,
+    SERVFAIL,
+    BuildContext,
+    Handler,
+    Plugin,
+    PluginError,
+    Request,
+    ResponseWriter,
+    next_or_failure,
+)
+from kdns.plugins.kubernetes.config import KubernetesConfig
+from kdns.plugins.kubernetes.index import Index
+from kdns.plugins.kubernetes.local import own_addresses
+from kdns.plugins.kubernetes.names import match_zone
+from kdns.plugins.kubernetes.objects import Sink
+from kdns.plugins.kubernetes.records import MAX_CNAMES, answer, soa_rr
+
+log = structlog.get_logger("plugin/kubernetes")
+
+#: Resolves a name through the whole server: (name, qtype) -> the reply; raising means failed.
+Resolver = Callable[[str, int], Awaitable[dnslib.DNSRecord]]
+#: How deep ExternalName lookups through this handler are nested (a loop guard).
+_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("kdns_k8s_depth", default=0)
+
+
+class Controller(Protocol):
+    """The watch side: lists and watches the API into a Sink (controller.py)."""
+
+    async def start(self) -> None:
+        """Begin listing and watching."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop every watch."""
+        ...
+
+
+ControllerFactory = Callable[[KubernetesConfig, Sink], Controller]
+
+
+def default_controller() -> ControllerFactory | None:
+    """Return the watch controller's class, or None while controller.py does not exist."""
+    name = "kdns.plugins.kubernetes.controller"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+    factory: ControllerFactory = module.Controller
+    return factory
+
+
+def _bind_hosts(ctx: BuildContext) -> list[str]:
+    hosts: list[str] = []
+    for config in ctx.configs.get("bind", ()):
+        listen = getattr(config, "listen_hosts", None)
+        if callable(listen):
+            hosts.extend(listen())
+    return hosts
+
+
+class _Capture:
+    """A writer that keeps the reply of a lookup made on the client's behalf."""
+
+    def __init__(self) -> None:
+        self.reply: dnslib.DNSRecord | None = None
+
+    def write(self, reply: dnslib.DNSRecord) -> None:
+        self.reply = reply
+
+
+class Kubernetes(Plugin[KubernetesConfig]):
+    """Serves the cluster zones from an Index the watch controller keeps up to date.
+
+    Attributes a test or the runtime may set before start: `index` (the data),
+    `resolve` (lookups through the whole server), `local_ips` or `local_source` (the
+    server's own addresses, for NS) and `make_controller` (None: no watch).
+    """
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        configs: tuple[KubernetesConfig, ...],
+        nxt: Handler | None,
+        ctx: BuildContext,
+    ) -> None:
+        super().__init__(configs, nxt, ctx)
+        self.index = Index()
+        self.resolve: Resolver | None = None
+        self.local_ips: tuple[str, ...] = ()
+        self.local_source: Callable[[], list[str]] | None = partial(own_addresses, _bind_hosts(ctx))
+        self.make_controller: ControllerFactory | None = default_controller()
+        self.controller: Controller | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Tell whether the first list of every watched kind has arrived."""
+        return self.index.synced
+
+    async def start(self) -> None:
+        """Learn the server's addresses, start the watch and wait up to startup_timeout for it."""
+        if self.local_source is not None:
+            self.local_ips = tuple(await asyncio.to_thread(self.local_source))
+        if self.make_controller is None:
+            return
+        self.controller = self.make_controller(self.config, self.index)
+        await self.controller.start()
+        synced = asyncio.Event()
+        self.index.when_synced(synced.set)
+        if synced.is_set():
+            return
+        log.info("waiting for Kubernetes API before starting server")
+        try:
+            await asyncio.wait_for(synced.wait(), self.config.startup_timeout)
+        except TimeoutError:
+            log.warning("starting server with unsynced Kubernetes API")
+
+    async def stop(self) -> None:
+        """Stop the watch."""
+        controller, self.controller = self.controller, None
+        if controller is not None:
+            await controller.stop()
+
+    # -- queries -------------------------------------------------------------------------------
+
+    async def serve_dns(self, req: Request, w: ResponseWriter) -> int:
+        """Answer a name inside the zones (see the module doc); pass others on."""
+        zone = match_zone(self.config.zones, req.qname)
+        if zone is None:
+            return await next_or_failure(self.name, self.next, req, w)
+        name = req.name
+        # The zone as the client spelled it: answers and the SOA keep that spelling.
+        spelled = name[len(name) - len(zone) :] if len(name) == len(req.qname) else zone
+        out = answer(self.index, self.config, name, req.qtype, spelled, self.local_ips)
+        if out.kind == "refused":
+            return REFUSED
+        if out.kind == "nxdomain":
+            fall = self.config.fallthrough
+            if fall is not None and fall.covers(req.qname):
+                return await next_or_failure(self.name, self.next, req, w)
+            if not self.index.synced:
+                self._negative(req, w, SERVFAIL, spelled)
+                return NOERROR  # written: the client has its SERVFAIL
+            return self._negative(req, w, NXDOMAIN, spelled)
+        records, truncated = list(out.answer), False
+        if out.chase is not None:
+            chase = out.chase
+            reply = await self._lookup(req, chase.target, chase.qtype)
+            if reply is not None:
+                records += [*chase.prefix, *reply.rr]
+                truncated = bool(reply.header.tc)
+        if not records:
+            return self._negative(req, w, NOERROR, spelled)
+        return self._write(req, w, records, out.extra, truncated)
+
+    def _negative(self, req: Request, w: ResponseWriter, rcode: int, zone: str) -> int:
+        reply = req.reply(rcode, aa=True)
+        reply.add_auth(soa_rr(self.config, zone, self.index.serial))
+        req.answered_by = self.name
+        w.write(reply)
+        return rcode
+
+    def _write(
+        self,
+        req: Request,
+        w: ResponseWriter,
+        records: list[dnslib.RR],
+        extra: list[dnslib.RR],
+        truncated: bool,
+    ) -> int:
+        reply = req.reply(NOERROR, aa=True)
+        reply.rr = records
+        reply.ar = list(extra)
+        if truncated:
+            reply.header.tc = 1
+        req.answered_by = self.name
+        w.write(reply)
+        return NOERROR
+
+    async def _lookup(self, req: Request, target: str, qtype: int) -> dnslib.DNSRecord | None:
+        """Resolve an ExternalName target on the client's behalf; None when that failed."""
+        if self.resolve is not None:
+            try:
+                return await self.resolve(target, qtype)
+            except Exception:  # CoreDNS drops the CNAME when its lookup errs
+                log.debug("resolving an ExternalName target failed", target=target, exc_info=True)
+                return None
+        depth = _DEPTH.get()
+        if depth >= MAX_CNAMES:
+            return None
+        msg = dnslib.DNSRecord(q=dnslib.DNSQuestion(target, qtype))
+        msg.add_ar(dnslib.EDNS0(udp_len=req.udp_size, flags="do" if req.do else ""))
+        wire = msg.pack()
+        sub = Request(
+            dnslib.DNSRecord.parse(wire),
+            req.proto,
+            req.remote,
+            req.local,
+            size=len(wire),
+            server=req.server,
+            zone=req.zone,
+        )
+        own = match_zone(self.config.zones, sub.qname) is not None
+        capture = _Capture()
+        token = _DEPTH.set(depth + 1)
+        try:
+            if own:
+                rcode = await self.serve_dns(sub, capture)
+            else:
+                rcode = await next_or_failure(self.name, self.next, sub, capture)
+        except PluginError as exc:
+            rcode = exc.rcode
+        finally:
+            _DEPTH.reset(token)
+        return capture.reply if capture.reply is not None else sub.reply(rcode)

@@ -1,0 +1,275 @@
+"""The in-memory cluster index the answers are computed from (the watch side's Sink).
+
+It keeps the compact objects of objects.py by key plus the lookups DNS needs: a Service's
+EndpointSlices by the `kubernetes.io/service-name` label, the namespaces that exist, pods by
+(namespace, IP) for `pods verified`, and Services by ClusterIP and EndpointSlices by ready
+endpoint IP for PTR and NS answers. It also keeps the SOA serial: the Unix time of the last
+change that altered DNS data (a Service's type, IPs, ports or external name; a slice's ready
+addresses, names or ports; a pod's IP), as CoreDNS's controller does.
+
+All methods must be called from the event loop's thread (a watch running in a thread hands
+its events over with `call_soon_threadsafe`): readers never lock, and every method runs to
+completion without awaiting, so a query never sees half of a change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from kdns.plugins.kubernetes.objects import (
+    EndpointSlice,
+    EventType,
+    Kind,
+    KubeObject,
+    Namespace,
+    Pod,
+    Service,
+)
+
+Key = tuple[str, str]
+T = TypeVar("T")
+
+
+def _add(index: dict[str, dict[Key, None]], ip: str, key: Key) -> None:
+    index.setdefault(ip, {})[key] = None
+
+
+def _remove(index: dict[str, dict[Key, None]], ip: str, key: Key) -> None:
+    keys = index.get(ip)
+    if keys is not None:
+        keys.pop(key, None)
+        if not keys:
+            del index[ip]
+
+
+def _dns_slice(s: EndpointSlice) -> bool:
+    """Tell whether DNS reads this slice: it names its Service and holds IP addresses."""
+    return bool(s.service) and s.address_type != "FQDN"
+
+
+def ready_ips(s: EndpointSlice) -> Iterable[str]:
+    """Yield the addresses of the ready endpoints of a slice."""
+    for ep in s.endpoints:
+        if ep.ready:
+            yield from ep.addresses
+
+
+def _service_view(s: Service) -> object:
+    return (s.kind, s.cluster_ips, s.external_name, s.ports)
+
+
+def _slice_view(s: EndpointSlice) -> object:
+    ready = tuple((e.addresses, e.hostname, e.pod_name) for e in s.endpoints if e.ready)
+    return (s.service, s.address_type, ready, s.ports)
+
+
+def _pod_view(p: Pod) -> object:
+    return p.ip
+
+
+class Index:
+    """The cluster as DNS sees it; implements the `Sink` protocol of objects.py."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.services: dict[Key, Service] = {}
+        self.slices: dict[Key, EndpointSlice] = {}
+        self.pods: dict[Key, Pod] = {}
+        self.namespaces: set[str] = set()
+        #: (namespace, service name) -> slice name -> slice.
+        self._by_service: dict[Key, dict[str, EndpointSlice]] = {}
+        #: ClusterIP -> keys of the Services that have it.
+        self._cluster_ips: dict[str, dict[Key, None]] = {}
+        #: Ready endpoint IP -> keys of the slices that hold it.
+        self._endpoint_ips: dict[str, dict[Key, None]] = {}
+        #: (namespace, pod IP) -> names of the pods that have it.
+        self._pod_ips: dict[Key, dict[str, None]] = {}
+        self._modified = 0
+        self._synced = False
+        self._on_synced: list[Callable[[], None]] = []
+        #: Counts every change (namespaces included), for caches of precomputed answers.
+        self.changes = 0
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def synced(self) -> bool:
+        """Tell whether every watched kind has been listed once."""
+        return self._synced
+
+    @property
+    def serial(self) -> int:
+        """Return the SOA serial: the last DNS-relevant change, Unix seconds in 32 bits."""
+        return self._modified & 0xFFFFFFFF
+
+    def when_synced(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the index is synced (at once if it already is)."""
+        if self._synced:
+            callback()
+        else:
+            self._on_synced.append(callback)
+
+    def _touch(self, relevant: bool) -> None:
+        self.changes += 1
+        if relevant:
+            self._modified = int(self._clock())
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        """Return the Service `name` in `namespace`, if any."""
+        return self.services.get((namespace, name))
+
+    def slices_of(self, namespace: str, service: str) -> Iterable[EndpointSlice]:
+        """Return the EndpointSlices labelled with the Service's name, in arrival order."""
+        found = self._by_service.get((namespace, service))
+        return found.values() if found else ()
+
+    def has_namespace(self, name: str) -> bool:
+        """Tell whether the namespace exists (and passed `namespace_labels`, if set)."""
+        return name in self.namespaces
+
+    def services_with_ip(self, ip: str) -> list[Service]:
+        """Return the Services that have `ip` (canonical text) among their ClusterIPs."""
+        return [self.services[k] for k in self._cluster_ips.get(ip, ())]
+
+    def slices_with_ip(self, ip: str) -> list[EndpointSlice]:
+        """Return the EndpointSlices with a ready endpoint at `ip` (canonical text)."""
+        return [self.slices[k] for k in self._endpoint_ips.get(ip, ())]
+
+    def pods_with_ip(self, namespace: str, ip: str) -> int:
+        """Return how many pods of `namespace` have exactly `ip` as `status.podIP`."""
+        return len(self._pod_ips.get((namespace, ip), ()))
+
+    # -- Sink ----------------------------------------------------------------------------------
+
+    def replace(self, kind: Kind, objects: list[KubeObject]) -> None:
+        """Swap in the complete set of objects of `kind` (a list or a re-list)."""
+        if kind == "Namespace":
+            names = {o.name for o in objects if isinstance(o, Namespace)}
+            if names != self.namespaces:
+                self.namespaces = names
+                self._touch(False)
+            return
+        if kind == "Service":
+            services = {(o.namespace, o.name): o for o in objects if isinstance(o, Service)}
+            relevant = self._differs(self.services, services, _service_view)
+            cluster_ips: dict[str, dict[Key, None]] = {}
+            for key, svc in services.items():
+                for ip in svc.cluster_ips:
+                    _add(cluster_ips, ip, key)
+            self.services, self._cluster_ips = services, cluster_ips
+        elif kind == "EndpointSlice":
+            slices = {(o.namespace, o.name): o for o in objects if isinstance(o, EndpointSlice)}
+            relevant = self._differs(self.slices, slices, _slice_view)
+            by_service: dict[Key, dict[str, EndpointSlice]] = {}
+            endpoint_ips: dict[str, dict[Key, None]] = {}
+            for key, s in slices.items():
+                if _dns_slice(s):
+                    by_service.setdefault((s.namespace, s.service), {})[s.name] = s
+                    for ip in ready_ips(s):
+                        _add(endpoint_ips, ip, key)
+            self.slices, self._by_service, self._endpoint_ips = slices, by_service, endpoint_ips
+        elif kind == "Pod":
+            pods = {(o.namespace, o.name): o for o in objects if isinstance(o, Pod)}
+            relevant = self._differs(self.pods, pods, _pod_view)
+            pod_ips: dict[Key, dict[str, None]] = {}
+            for p in pods.values():
+                if p.ip:
+                    pod_ips.setdefault((p.namespace, p.ip), {})[p.name] = None
+            self.pods, self._pod_ips = pods, pod_ips
+        else:
+            return
+        if relevant:
+            self._touch(True)
+
+    def apply(self, kind: Kind, event: EventType, obj: KubeObject) -> None:
+        """Apply one watch event for one object."""
+        if isinstance(obj, Namespace):
+            present = obj.name in self.namespaces
+            if event == "DELETED" and present:
+                self.namespaces.discard(obj.name)
+                self._touch(False)
+            elif event != "DELETED" and not present:
+                self.namespaces.add(obj.name)
+                self._touch(False)
+        elif isinstance(obj, Service):
+            self._apply_service(event, obj)
+        elif isinstance(obj, EndpointSlice):
+            self._apply_slice(event, obj)
+        elif isinstance(obj, Pod):
+            self._apply_pod(event, obj)
+
+    def mark_synced(self) -> None:
+        """Record that every watched kind has been listed once; wake those waiting for it."""
+        if self._synced:
+            return
+        self._synced = True
+        waiting, self._on_synced = self._on_synced, []
+        for callback in waiting:
+            callback()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _differs(old: dict[Key, T], new: dict[Key, T], view: Callable[[T], object]) -> bool:
+        if old.keys() != new.keys():
+            return True
+        return any(view(old[k]) != view(v) for k, v in new.items())
+
+    def _apply_service(self, event: EventType, svc: Service) -> None:
+        key = (svc.namespace, svc.name)
+        old = self.services.pop(key, None)
+        if old is not None:
+            for ip in old.cluster_ips:
+                _remove(self._cluster_ips, ip, key)
+        if event != "DELETED":
+            self.services[key] = svc
+            for ip in svc.cluster_ips:
+                _add(self._cluster_ips, ip, key)
+        elif old is None:
+            return
+        changed = old is None or event == "DELETED" or _service_view(old) != _service_view(svc)
+        self._touch(changed)
+
+    def _apply_slice(self, event: EventType, s: EndpointSlice) -> None:
+        key = (s.namespace, s.name)
+        old = self.slices.pop(key, None)
+        if old is not None and _dns_slice(old):
+            group = self._by_service.get((old.namespace, old.service))
+            if group is not None:
+                group.pop(old.name, None)
+                if not group:
+                    del self._by_service[(old.namespace, old.service)]
+            for ip in ready_ips(old):
+                _remove(self._endpoint_ips, ip, key)
+        if event != "DELETED":
+            self.slices[key] = s
+            if _dns_slice(s):
+                self._by_service.setdefault((s.namespace, s.service), {})[s.name] = s
+                for ip in ready_ips(s):
+                    _add(self._endpoint_ips, ip, key)
+        elif old is None:
+            return
+        changed = old is None or event == "DELETED" or _slice_view(old) != _slice_view(s)
+        self._touch(changed)
+
+    def _apply_pod(self, event: EventType, pod: Pod) -> None:
+        key = (pod.namespace, pod.name)
+        old = self.pods.pop(key, None)
+        if old is not None and old.ip:
+            names = self._pod_ips.get((old.namespace, old.ip))
+            if names is not None:
+                names.pop(old.name, None)
+                if not names:
+                    del self._pod_ips[(old.namespace, old.ip)]
+        if event != "DELETED":
+            self.pods[key] = pod
+            if pod.ip:
+                self._pod_ips.setdefault((pod.namespace, pod.ip), {})[pod.name] = None
+        elif old is None:
+            return
+        changed = old is None or event == "DELETED" or old.ip != pod.ip
+        self._touch(changed)
