@@ -341,6 +341,21 @@ class NeedsResolver(Protocol):
 
 
 @runtime_checkable
+class Adoptable(Protocol):
+    """A handler that can take over the running state of its predecessor on reload.
+
+    The runtime offers each handler of a new generation the handlers of the same name in the
+    retiring one, before starting it. Adopting means sharing (watches, synced data): the
+    predecessor keeps serving until the swap, and whatever is shared is stopped only when its
+    last user stops. Returns True when adopted (then start() must not start it all again).
+    """
+
+    def adopt(self, old: object) -> bool:
+        """Share `old`'s running state if it is equivalent; return whether it did."""
+        ...
+
+
+@runtime_checkable
 class Readiness(Protocol):
     """A handler that reports readiness to the *ready* plugin."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
 from kdns.plugins import default_registry
 from kdns.plugins.kubernetes.apiserver import cli as apiserver_cli
-from kdns.runtime import logs
+from kdns.runtime import demo, logs
 from kdns.runtime.check import run_check
 from kdns.runtime.server import RunOptions
 
@@ -88,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
         "serves the objects in the given YAML manifests and follows edits to them.",
     )
     apiserver_cli.add_arguments(api)
+    demo_cmd = commands.add_parser(
+        "demo",
+        help="the seed's walkthrough locally: API server + kdns + the seed's lookups",
+        description="Start the project's Kubernetes API server with examples/cluster.yaml, "
+        "serve examples/Corefile on port 1053, print the seed's lookups, and keep serving.",
+    )
+    demo.add_arguments(demo_cmd)
     return parser
 
 
@@ -99,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(args_in)
     if args.command == "apiserver":
         return apiserver_cli.run(args)
+    if args.command == "demo":
+        logs.setup()
+        return asyncio.run(demo.run(args))
     if args.command == "check":
         return run_check(
             args.files,

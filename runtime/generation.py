@@ -13,6 +13,7 @@ import structlog
 
 from kdns.corefile import Corefile, PluginSpec
 from kdns.plugins.base import (
+    Adoptable,
     FastObserver,
     Handler,
     NeedsResolver,
@@ -86,6 +87,18 @@ class Generation:
                     if handler.resolve is None:  # the block's first listener resolves for it
                         handler.resolve = mux.resolve
         return cls(model, muxes, handlers, digest)
+
+    def adopt(self, old: Generation) -> None:
+        """Let handlers take over the running state of their equals in `old` (see Adoptable)."""
+        taken: set[int] = set()
+        for handler in self.handlers:
+            if not isinstance(handler, Adoptable):
+                continue
+            for previous in old.handlers:
+                fresh = previous.name == handler.name and id(previous) not in taken
+                if fresh and handler.adopt(previous):
+                    taken.add(id(previous))
+                    break
 
     async def start(self) -> None:
         """Start the handlers that need it, in chain order; on failure stop those started."""

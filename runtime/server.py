@@ -108,6 +108,8 @@ class Server:
         generation untouched.
         """
         gen = Generation.build(model, self.registry, config_digest(model))
+        if self.current is not None:
+            gen.adopt(self.current)
         routes = _http_routes(gen)
         opened = await self.pool.open_missing(set(gen.muxes))
         try:

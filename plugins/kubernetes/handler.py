@@ -118,6 +118,8 @@ class Kubernetes(Plugin[KubernetesConfig]):
         self.local_source: Callable[[], list[str]] | None = partial(own_addresses, _bind_hosts(ctx))
         self.make_controller: ControllerFactory | None = default_controller()
         self.controller: Controller | None = None
+        #: How many handlers use `controller` (handlers of equal config share it on reload).
+        self._users = [0]
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -125,13 +127,25 @@ class Kubernetes(Plugin[KubernetesConfig]):
         """Tell whether the first list of every watched kind has arrived."""
         return self.index.synced
 
+    def adopt(self, old: object) -> bool:
+        """Share the watch and synced index of an equal predecessor: a reload that leaves this
+        block unchanged does not list the cluster again (CoreDNS re-lists on every reload)."""
+        if not isinstance(old, Kubernetes) or old.configs != self.configs:
+            return False
+        if old.controller is None:
+            return False
+        self.index, self.controller, self._users = old.index, old.controller, old._users
+        self._users[0] += 1
+        return True
+
     async def start(self) -> None:
         """Learn the server's addresses, start the watch and wait up to startup_timeout for it."""
         if self.local_source is not None:
             self.local_ips = tuple(await asyncio.to_thread(self.local_source))
-        if self.make_controller is None:
-            return
+        if self.controller is not None or self.make_controller is None:
+            return  # adopted a running watch, or told not to watch
         self.controller = self.make_controller(self.config, self.index)
+        self._users = [1]
         await self.controller.start()
         synced = asyncio.Event()
         self.index.when_synced(synced.set)
@@ -144,9 +158,12 @@ class Kubernetes(Plugin[KubernetesConfig]):
             log.warning("starting server with unsynced Kubernetes API")
 
     async def stop(self) -> None:
-        """Stop the watch."""
+        """Stop the watch, unless a successor still shares it."""
         controller, self.controller = self.controller, None
-        if controller is not None:
+        if controller is None:
+            return
+        self._users[0] -= 1
+        if self._users[0] <= 0:
             await controller.stop()
 
     # -- queries -------------------------------------------------------------------------------
