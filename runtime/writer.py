@@ -69,8 +69,12 @@ class Writer:
         self.size = 0
 
     def write(self, reply: dnslib.DNSRecord) -> None:
-        """Encode `reply` for the client and send it; only the first reply is sent."""
-        if self.written is not None:
+        """Encode `reply` for the client and send it.
+
+        Over UDP only the first reply goes out; over TCP each call sends one message, so a
+        zone transfer can stream several.
+        """
+        if self.written is not None and self.req.proto != "tcp":
             return
         self.written = reply
         wire = encode(self.req, reply)
