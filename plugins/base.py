@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_c
 
 import dnslib
 
+import kdns.plugins.dnslib_fix  # noqa: F401 - fixes compression in messages over 16 KiB
 from kdns.corefile import BlockContext, Directive, PluginSpec
 
 __all__ = [

@@ -19,6 +19,8 @@ log = structlog.get_logger("kdns.server")
 #: How long an idle TCP connection is kept, and how many may be open per listener.
 TCP_IDLE_TIMEOUT = 10.0
 TCP_MAX_CONNECTIONS = 1024
+#: Bytes of UDP receive buffer asked for per socket.
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 Lookup = Callable[[ListenKey], ZoneMux | None]
 
@@ -35,6 +37,10 @@ def _socket(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
     sock = socket.socket(family, kind)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if kind == socket.SOCK_DGRAM:
+            # Room for bursts while the loop is busy (a reload, a GC pause): the kernel caps
+            # it at net.core.rmem_max, which is fine.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.k8s_external.config import K8sExternalConfig, parse
+from kdns.plugins.k8s_external.handler import K8sExternal
 
-SPEC = PluginSpec("k8s_external", parse)
+SPEC = PluginSpec("k8s_external", parse, support="served", build=K8sExternal)
 
-__all__ = ["SPEC", "K8sExternalConfig"]
+__all__ = ["SPEC", "K8sExternal", "K8sExternalConfig"]

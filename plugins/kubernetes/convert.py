@@ -8,6 +8,7 @@ answer side can compare them as text.
 from __future__ import annotations
 
 import ipaddress
+import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -26,6 +27,10 @@ Json = Mapping[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 #: The annotation the EndpointSlice controller stamps with the time of the triggering change.
 TRIGGER_TIME_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
+
+#: Distinct port lists shared between objects (bounded: past it, lists are simply not shared).
+_PORTS: dict[tuple[Port, ...], tuple[Port, ...]] = {}
+_PORTS_KEPT = 4096
 
 _ADDRESS_TYPES: dict[str, Literal["IPv4", "IPv6", "FQDN"]] = {
     "IPv4": "IPv4",
@@ -57,7 +62,7 @@ def canonical_ip(text: str) -> str | None:
 def metadata(obj: Json) -> tuple[str, str]:
     """Return an object's (namespace, name); namespace is "" for cluster-scoped objects."""
     meta = _dict(obj.get("metadata"))
-    return _str(meta.get("namespace")), _str(meta.get("name"))
+    return sys.intern(_str(meta.get("namespace"))), _str(meta.get("name"))
 
 
 def resource_version(obj: Json) -> str:
@@ -67,7 +72,7 @@ def resource_version(obj: Json) -> str:
 
 def _labels(obj: Json) -> dict[str, str]:
     labels = _dict(_dict(obj.get("metadata")).get("labels"))
-    return {str(k): str(v) for k, v in labels.items()}
+    return {sys.intern(str(k)): str(v) for k, v in labels.items()}
 
 
 def _ports(items: object) -> tuple[Port, ...]:
@@ -78,7 +83,32 @@ def _ports(items: object) -> tuple[Port, ...]:
             continue  # an EndpointSlice port without a number means "all ports": no SRV
         protocol = _str(item.get("protocol")).upper() or "TCP"
         ports.append(Port(_str(item.get("name")), protocol, port))
-    return tuple(ports)
+    return _shared(tuple(ports))
+
+
+def _shared(ports: tuple[Port, ...]) -> tuple[Port, ...]:
+    """Return one shared copy of equal port lists: most Services and slices repeat a few."""
+    kept = _PORTS.get(ports)
+    if kept is not None:
+        return kept
+    if len(_PORTS) < _PORTS_KEPT:
+        _PORTS[ports] = ports
+    return ports
+
+
+def external_ips(obj: Json) -> tuple[str, ...]:
+    """Return `spec.externalIPs` then the load-balancer ingress IPs (hostnames where no IP)."""
+    found: list[str] = []
+    for text in _list(_dict(obj.get("spec")).get("externalIPs")):
+        if isinstance(text, str) and (ip := canonical_ip(text)) is not None:
+            found.append(ip)
+    balancer = _dict(_dict(obj.get("status")).get("loadBalancer"))
+    for item in _list(balancer.get("ingress")):
+        ip = canonical_ip(_str(_dict(item).get("ip")))
+        host = _str(_dict(item).get("hostname")).strip().lower()
+        if ip is not None or host:
+            found.append(ip or host)
+    return tuple(dict.fromkeys(found))
 
 
 def service(obj: Json) -> Service:
@@ -87,6 +117,7 @@ def service(obj: Json) -> Service:
     spec = _dict(obj.get("spec"))
     labels = tuple(sorted(_labels(obj).items()))
     ports = _ports(spec.get("ports"))
+    external = external_ips(obj)
     if spec.get("type") == "ExternalName":
         return Service(
             namespace,
@@ -95,14 +126,25 @@ def service(obj: Json) -> Service:
             external_name=_str(spec.get("externalName")),
             ports=ports,
             labels=labels,
+            external_ips=external,
         )
     raw = [ip for ip in _list(spec.get("clusterIPs")) if isinstance(ip, str)]
     if not raw:
         raw = [_str(spec.get("clusterIP"))]
     if raw[0] == "None":
-        return Service(namespace, name, "Headless", ports=ports, labels=labels)
+        return Service(
+            namespace, name, "Headless", ports=ports, labels=labels, external_ips=external
+        )
     ips = tuple(dict.fromkeys(ip for ip in map(canonical_ip, raw) if ip is not None))
-    return Service(namespace, name, "ClusterIP", cluster_ips=ips, ports=ports, labels=labels)
+    return Service(
+        namespace,
+        name,
+        "ClusterIP",
+        cluster_ips=ips,
+        ports=ports,
+        labels=labels,
+        external_ips=external,
+    )
 
 
 def _endpoint(item: Json, address_type: str) -> Endpoint | None:
@@ -124,8 +166,8 @@ def _endpoint(item: Json, address_type: str) -> Endpoint | None:
         ready=ready is not False,  # unset (nil) counts as ready, as CoreDNS reads it
         hostname=_str(item.get("hostname")),
         pod_name=pod_name,
-        node_name=_str(item.get("nodeName")),
-        zone=_str(item.get("zone")),
+        node_name=sys.intern(_str(item.get("nodeName"))),
+        zone=sys.intern(_str(item.get("zone"))),
     )
 
 

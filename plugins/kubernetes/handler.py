@@ -33,6 +33,8 @@ from kdns.plugins.base import (
     ResponseWriter,
     next_or_failure,
 )
+from kdns.plugins.kubernetes import autopath
+from kdns.plugins.kubernetes.axfr import zone_transfer
 from kdns.plugins.kubernetes.config import KubernetesConfig
 from kdns.plugins.kubernetes.index import Index
 from kdns.plugins.kubernetes.local import own_addresses
@@ -118,6 +120,9 @@ class Kubernetes(Plugin[KubernetesConfig]):
         self.local_source: Callable[[], list[str]] | None = partial(own_addresses, _bind_hosts(ctx))
         self.make_controller: ControllerFactory | None = default_controller()
         self.controller: Controller | None = None
+        #: The resolv.conf whose search domains end autopath's search paths (read at start).
+        self.resolv_conf = autopath.RESOLV_CONF
+        self.autopath_search: tuple[str, ...] = ()
         #: How many handlers use `controller` (handlers of equal config share it on reload).
         self._users = [0]
 
@@ -142,6 +147,8 @@ class Kubernetes(Plugin[KubernetesConfig]):
         """Learn the server's addresses, start the watch and wait up to startup_timeout for it."""
         if self.local_source is not None:
             self.local_ips = tuple(await asyncio.to_thread(self.local_source))
+        if self.config.pods == "verified":
+            self.autopath_search = await asyncio.to_thread(autopath.read_search, self.resolv_conf)
         if self.controller is not None or self.make_controller is None:
             return  # adopted a running watch, or told not to watch
         self.controller = self.make_controller(self.config, self.index)
@@ -165,6 +172,16 @@ class Kubernetes(Plugin[KubernetesConfig]):
         self._users[0] -= 1
         if self._users[0] <= 0:
             await controller.stop()
+
+    # -- what other plugins ask (transfer, autopath) ------------------------------------------
+
+    def transfer(self, zone: str, serial: int = 0) -> list[dnslib.RR] | None:
+        """Return the zone transfer of one of the plugin's zones (axfr.py), else None."""
+        return zone_transfer(self.index, self.config, zone, serial, self.local_ips)
+
+    def search_path(self, qname: str, remote_ip: str) -> list[str] | None:
+        """Return the search path of the client Pod at `remote_ip` (autopath.py), or None."""
+        return autopath.search_path(self.index, self.config, qname, remote_ip, self.autopath_search)
 
     # -- queries -------------------------------------------------------------------------------
 

@@ -2,10 +2,11 @@
 
 It keeps the compact objects of objects.py by key plus the lookups DNS needs: a Service's
 EndpointSlices by the `kubernetes.io/service-name` label, the namespaces that exist, pods by
-(namespace, IP) for `pods verified`, and Services by ClusterIP and EndpointSlices by ready
-endpoint IP for PTR and NS answers. It also keeps the SOA serial: the Unix time of the last
-change that altered DNS data (a Service's type, IPs, ports or external name; a slice's ready
-addresses, names or ports; a pod's IP), as CoreDNS's controller does.
+IP (for `pods verified` and autopath), and Services by ClusterIP and
+EndpointSlices by ready endpoint IP for PTR and NS answers. It also keeps the SOA serial: the
+Unix time of the last change that altered DNS data (a Service's type, IPs, external IPs, ports
+or external name; a slice's ready addresses, names or ports; a pod's IP), as CoreDNS's
+controller does.
 
 All methods must be called from the event loop's thread (a watch running in a thread hands
 its events over with `call_soon_threadsafe`): readers never lock, and every method runs to
@@ -32,15 +33,24 @@ Key = tuple[str, str]
 T = TypeVar("T")
 
 
-def _add(index: dict[str, dict[Key, None]], ip: str, key: Key) -> None:
-    index.setdefault(ip, {})[key] = None
+#: IP -> keys of the objects that have it, in arrival order. A tuple, not a dict: nearly every
+#: IP has one owner, and a 1-tuple costs 48 bytes where a dict costs 180 (75,000 endpoints).
+IpMap = dict[str, tuple[Key, ...]]
 
 
-def _remove(index: dict[str, dict[Key, None]], ip: str, key: Key) -> None:
+def _add(index: IpMap, ip: str, key: Key) -> None:
+    keys = index.get(ip, ())
+    if key not in keys:
+        index[ip] = (*keys, key)
+
+
+def _remove(index: IpMap, ip: str, key: Key) -> None:
     keys = index.get(ip)
-    if keys is not None:
-        keys.pop(key, None)
-        if not keys:
+    if keys is not None and key in keys:
+        rest = tuple(k for k in keys if k != key)
+        if rest:
+            index[ip] = rest
+        else:
             del index[ip]
 
 
@@ -57,7 +67,7 @@ def ready_ips(s: EndpointSlice) -> Iterable[str]:
 
 
 def _service_view(s: Service) -> object:
-    return (s.kind, s.cluster_ips, s.external_name, s.ports)
+    return (s.kind, s.cluster_ips, s.external_name, s.ports, s.external_ips)
 
 
 def _slice_view(s: EndpointSlice) -> object:
@@ -81,11 +91,11 @@ class Index:
         #: (namespace, service name) -> slice name -> slice.
         self._by_service: dict[Key, dict[str, EndpointSlice]] = {}
         #: ClusterIP -> keys of the Services that have it.
-        self._cluster_ips: dict[str, dict[Key, None]] = {}
+        self._cluster_ips: IpMap = {}
         #: Ready endpoint IP -> keys of the slices that hold it.
-        self._endpoint_ips: dict[str, dict[Key, None]] = {}
-        #: (namespace, pod IP) -> names of the pods that have it.
-        self._pod_ips: dict[Key, dict[str, None]] = {}
+        self._endpoint_ips: IpMap = {}
+        #: Pod IP -> keys of the pods that have it (autopath finds a client's namespace).
+        self._pods_by_ip: IpMap = {}
         self._modified = 0
         self._synced = False
         self._on_synced: list[Callable[[], None]] = []
@@ -141,7 +151,29 @@ class Index:
 
     def pods_with_ip(self, namespace: str, ip: str) -> int:
         """Return how many pods of `namespace` have exactly `ip` as `status.podIP`."""
-        return len(self._pod_ips.get((namespace, ip), ()))
+        return sum(1 for key in self._pods_by_ip.get(ip, ()) if key[0] == namespace)
+
+    def pod_at(self, ip: str) -> Pod | None:
+        """Return the first pod seen with `ip` (canonical text) as `status.podIP`, if any."""
+        for key in self._pods_by_ip.get(ip, ()):
+            return self.pods[key]
+        return None
+
+    def known(self, obj: KubeObject) -> KubeObject:
+        """Return the equal object the index holds under obj's key, else `obj` itself.
+
+        The one method a watch thread may call (it reads one dict entry): a re-list hands the
+        held copy of each unchanged object on, so the new copy is dropped at once and the
+        re-list never holds the cluster twice.
+        """
+        held: KubeObject | None = None
+        if isinstance(obj, Pod):
+            held = self.pods.get((obj.namespace, obj.name))
+        elif isinstance(obj, EndpointSlice):
+            held = self.slices.get((obj.namespace, obj.name))
+        elif isinstance(obj, Service):
+            held = self.services.get((obj.namespace, obj.name))
+        return held if held is not None and held == obj else obj
 
     # -- Sink ----------------------------------------------------------------------------------
 
@@ -156,7 +188,7 @@ class Index:
         if kind == "Service":
             services = {(o.namespace, o.name): o for o in objects if isinstance(o, Service)}
             relevant = self._differs(self.services, services, _service_view)
-            cluster_ips: dict[str, dict[Key, None]] = {}
+            cluster_ips: IpMap = {}
             for key, svc in services.items():
                 for ip in svc.cluster_ips:
                     _add(cluster_ips, ip, key)
@@ -165,7 +197,7 @@ class Index:
             slices = {(o.namespace, o.name): o for o in objects if isinstance(o, EndpointSlice)}
             relevant = self._differs(self.slices, slices, _slice_view)
             by_service: dict[Key, dict[str, EndpointSlice]] = {}
-            endpoint_ips: dict[str, dict[Key, None]] = {}
+            endpoint_ips: IpMap = {}
             for key, s in slices.items():
                 if _dns_slice(s):
                     by_service.setdefault((s.namespace, s.service), {})[s.name] = s
@@ -175,11 +207,11 @@ class Index:
         elif kind == "Pod":
             pods = {(o.namespace, o.name): o for o in objects if isinstance(o, Pod)}
             relevant = self._differs(self.pods, pods, _pod_view)
-            pod_ips: dict[Key, dict[str, None]] = {}
-            for p in pods.values():
+            by_ip: IpMap = {}
+            for key, p in pods.items():
                 if p.ip:
-                    pod_ips.setdefault((p.namespace, p.ip), {})[p.name] = None
-            self.pods, self._pod_ips = pods, pod_ips
+                    _add(by_ip, p.ip, key)
+            self.pods, self._pods_by_ip = pods, by_ip
         else:
             return
         if relevant:
@@ -217,7 +249,7 @@ class Index:
     def _differs(old: dict[Key, T], new: dict[Key, T], view: Callable[[T], object]) -> bool:
         if old.keys() != new.keys():
             return True
-        return any(view(old[k]) != view(v) for k, v in new.items())
+        return any(old[k] is not v and view(old[k]) != view(v) for k, v in new.items())
 
     def _apply_service(self, event: EventType, svc: Service) -> None:
         key = (svc.namespace, svc.name)
@@ -260,15 +292,11 @@ class Index:
         key = (pod.namespace, pod.name)
         old = self.pods.pop(key, None)
         if old is not None and old.ip:
-            names = self._pod_ips.get((old.namespace, old.ip))
-            if names is not None:
-                names.pop(old.name, None)
-                if not names:
-                    del self._pod_ips[(old.namespace, old.ip)]
+            _remove(self._pods_by_ip, old.ip, key)
         if event != "DELETED":
             self.pods[key] = pod
             if pod.ip:
-                self._pod_ips.setdefault((pod.namespace, pod.ip), {})[pod.name] = None
+                _add(self._pods_by_ip, pod.ip, key)
         elif old is None:
             return
         changed = old is None or event == "DELETED" or old.ip != pod.ip

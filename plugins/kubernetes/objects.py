@@ -31,6 +31,8 @@ class Service:
     `kind` is Headless for `clusterIP: None`, ExternalName for that type, else ClusterIP
     (ClusterIP, NodePort, LoadBalancer). `cluster_ips` is `spec.clusterIPs` (falling back to
     `spec.clusterIP`), canonical text, empty for headless and ExternalName services.
+    `external_ips` is `spec.externalIPs` then each `status.loadBalancer.ingress` IP (or its
+    hostname when it has no IP), as CoreDNS keeps them for *k8s_external*.
     """
 
     namespace: str
@@ -40,6 +42,7 @@ class Service:
     external_name: str = ""
     ports: tuple[Port, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    external_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

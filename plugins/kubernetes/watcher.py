@@ -123,6 +123,7 @@ class Watcher:
         page_size: int = 500,
         backoff: Backoff | None = None,
         watch_timeout: tuple[int, int] = (300, 600),
+        reuse: Callable[[KubeObject], KubeObject] | None = None,
     ) -> None:
         self.kind: Kind = kind
         self.connection = connection
@@ -132,6 +133,8 @@ class Watcher:
         self.page_size = page_size
         self.backoff = backoff or Backoff()
         self.watch_timeout = watch_timeout
+        #: Maps a listed object to the equal one already held (Index.known), or None.
+        self.reuse = reuse
         #: The newest resourceVersion seen (list, events, bookmarks); "" before the first list.
         self.resource_version = ""
         self._list = _lister(kind, connection.client)
@@ -236,7 +239,7 @@ class Watcher:
             for item in page.get("items") or ():
                 obj = _convert(self.kind, item)
                 if obj is not None:
-                    objects.append(obj)
+                    objects.append(obj if self.reuse is None else self.reuse(obj))
             meta = page.get("metadata") or {}
             token = meta.get("continue") or None
             if token is None:

@@ -135,6 +135,41 @@ def test_events_keep_the_lookups() -> None:
     )
 
 
+def test_known_hands_back_the_held_copy_of_an_unchanged_object() -> None:
+    """A re-list's fresh copy of an unchanged object is swapped for the held one (one copy in
+    memory); a changed or unknown object, or a namespace, passes through as it is."""
+    index = listed(Clock())
+    for held in (SVC, SLICE, POD):
+        fresh = replace(held)
+        assert fresh == held
+        assert fresh is not held
+        assert index.known(fresh) is held
+    changed = replace(POD, ip="10.1.0.9")
+    assert index.known(changed) is changed
+    unknown = replace(SVC, namespace="other")
+    assert index.known(unknown) is unknown
+    ns = Namespace("testns")
+    assert index.known(ns) is ns
+
+
+def test_shared_addresses_are_counted_per_owner() -> None:
+    """Two slices with one IP, two pods with one IP: removing one owner keeps the other."""
+    index = listed(Clock())
+    twin = replace(SLICE, name="web-b")
+    index.apply("EndpointSlice", "ADDED", twin)
+    assert index.slices_with_ip("10.1.0.1") == [SLICE, twin]
+    index.apply("EndpointSlice", "DELETED", SLICE)
+    assert index.slices_with_ip("10.1.0.1") == [twin]
+    index.apply("Pod", "ADDED", replace(POD, name="web-1"))
+    index.apply("Pod", "ADDED", replace(POD, namespace="other"))
+    assert index.pods_with_ip("testns", "10.1.0.1") == 2
+    assert index.pods_with_ip("other", "10.1.0.1") == 1
+    index.apply("Pod", "DELETED", POD)
+    assert index.pods_with_ip("testns", "10.1.0.1") == 1
+    index.replace("Pod", [])
+    assert index.pods_with_ip("other", "10.1.0.1") == 0
+
+
 def test_synced_callbacks_run_once() -> None:
     index = Index()
     calls: list[str] = []

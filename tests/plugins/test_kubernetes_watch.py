@@ -13,6 +13,7 @@ import pytest
 from kdns.plugins.kubernetes.apiserver import ApiServer
 from kdns.plugins.kubernetes.config import KubernetesConfig
 from kdns.plugins.kubernetes.controller import RELISTS, WATCH_UP, Controller
+from kdns.plugins.kubernetes.index import Index
 from kdns.plugins.kubernetes.objects import EndpointSlice, Kind, Pod, Port, Service
 from kdns.plugins.kubernetes.selector import parse_selector
 from kdns.plugins.kubernetes.watcher import Watcher
@@ -176,6 +177,32 @@ async def test_410_gone_relists_and_swaps_in_one_replace(
     assert not [c for c in sink.calls if c[0] == "apply" and c[2] == "DELETED"]
     replace = [c for c in sink.calls if c[:2] == ("replace", "Service")][-1]
     assert {o.name for o in replace[2]} == {"web", "quiet"}  # old and new names, atomically
+
+
+async def test_a_relist_keeps_the_held_copy_of_what_did_not_change(server: ApiServer) -> None:
+    """Behind a 410 the index keeps its own objects where nothing changed (a re-list never holds
+    the cluster twice) and takes the new one where something did."""
+    index = Index()
+    config = KubernetesConfig(zones=ZONES, endpoint=server.url, pods="verified")
+    controller = Controller(config, index, backoff=FAST, resync=0)
+    await controller.start()
+    try:
+        assert await controller.wait_synced(5)
+        await server.wait_for_watches(4)
+        web, pod_ = index.services[("prod", "web")], index.pods[("prod", "web-0")]
+        (slice_,) = index.slices.values()
+        before = RELISTS.get(("Service", "gone"))
+        server.cluster.apply(pod("web-0", "web", "10.244.0.9"), record=False)  # unseen change
+        server.expire()
+        await until(lambda: index.pods[("prod", "web-0")].ip == "10.244.0.9")
+        await until(lambda: index.slices_with_ip("10.244.0.9") != [])
+        await until(lambda: RELISTS.get(("Service", "gone")) == before + 1)
+        assert index.services[("prod", "web")] is web
+        assert index.pods[("prod", "web-0")] is not pod_
+        (relisted,) = index.slices.values()
+        assert relisted is not slice_
+    finally:
+        await controller.stop()
 
 
 async def test_expired_history_on_reconnect_relists(server: ApiServer, watching: Watching) -> None:

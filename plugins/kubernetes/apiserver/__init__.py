@@ -8,6 +8,7 @@ from Services and Pods as the EndpointSlice controller does) with list, watch, b
         write_kubeconfig(tmp / "config", api.url)
         api.patch("pods", "default", "web-0", {"status": {"conditions": [...]}})  # an event
         api.expire()         # every resume from an older resourceVersion now gets 410
+                             # (`POST /debug/expire` does it from another process)
         api.cut_watches()    # drop every watch connection mid-stream
         api.list_calls       # Counter of collection GETs per resource
 

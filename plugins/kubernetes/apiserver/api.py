@@ -127,6 +127,8 @@ class Api:
         self.list_calls: Counter[str] = Counter()
         self.watch_calls: Counter[str] = Counter()
         self.watches: set[Watch] = set()
+        #: POST-only paths outside the API (`/debug/expire`): path -> action returning a body.
+        self.hooks: dict[str, Callable[[], Obj]] = {}
 
     async def handle(
         self, req: http.Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -153,9 +155,11 @@ class Api:
         return keep
 
     def _static(self, req: http.Request) -> bytes:
+        path = req.path.rstrip("/") or "/"
+        if path in self.hooks and req.method == "POST":
+            return dumps(self.hooks[path]())
         if req.method != "GET":
             raise ApiError(405, f"the server does not allow this method on {req.path}")
-        path = req.path.rstrip("/") or "/"
         doc: Obj | None = None
         if path == "/version":
             doc = resources.VERSION

@@ -68,6 +68,8 @@ class ApiServer:
         self._server: asyncio.Server | None = None
         self._poller: asyncio.Task[None] | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # The expire hook over HTTP, for a server running in another process (benchmarks).
+        self.api.hooks["/debug/expire"] = lambda: {"oldestResourceVersion": str(self.expire())}
 
     @property
     def url(self) -> str:

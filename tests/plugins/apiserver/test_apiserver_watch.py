@@ -149,6 +149,21 @@ async def test_expire_sends_error_to_open_watches(http: Http, server: ApiServer)
     fresh.close()
 
 
+async def test_expire_over_http(http: Http, server: ApiServer) -> None:
+    """POST /debug/expire (for a server in another process) ends open watches with ERROR 410
+    and makes the old version too old; GET there is refused."""
+    rv = await listed(http)
+    stream = await http.watch(f"{SERVICES}?watch=1&resourceVersion={rv}")
+    await server.wait_for_watches(1)
+    reply = await http.request("POST", "/debug/expire")
+    assert reply.status == 200
+    assert int(reply.json()["oldestResourceVersion"]) > int(rv)
+    assert (await stream.next())["object"]["code"] == 410
+    again = await http.watch(f"{SERVICES}?watch=1&resourceVersion={rv}")
+    assert (await again.next())["object"]["code"] == 410
+    assert (await http.get("/debug/expire")).status == 404
+
+
 async def test_timeout_seconds_ends_the_stream_cleanly(http: Http) -> None:
     """timeoutSeconds closes the stream with its last chunk; the connection stays usable."""
     conn = await http.connect()

@@ -1,0 +1,40 @@
+"""transfer: what a plugin offers to have its zones transferred (CoreDNS's Transferer).
+
+A plugin of the server block that can list a zone implements `Transferer`; the *transfer*
+handler finds such plugins behind it in the chain when it starts and asks them in chain order,
+taking the first that is authoritative for the zone asked.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import dnslib
+
+
+@runtime_checkable
+class Transferer(Protocol):
+    """A plugin whose zones can be transferred (AXFR, IXFR)."""
+
+    def transfer(self, zone: str, serial: int = 0) -> list[dnslib.RR] | None:
+        """Return the records of `zone` (lower case, fully qualified) in transfer order.
+
+        None means "not authoritative for this zone": the next transferer is asked. Otherwise
+        the list starts with the zone's SOA and, for a full transfer, ends with it again.
+        `serial` is 0 for AXFR; for IXFR it is the client's serial, and when that is not
+        older than the zone's, the list is the SOA alone ("up to date").
+        """
+        ...
+
+
+def transferers(first: object) -> list[Transferer]:
+    """Return the transferers among `first` and the handlers behind it, in chain order."""
+    found: list[Transferer] = []
+    seen: set[int] = set()
+    handler: object = first
+    while handler is not None and id(handler) not in seen:
+        seen.add(id(handler))
+        if isinstance(handler, Transferer):
+            found.append(handler)
+        handler = getattr(handler, "next", None)
+    return found

@@ -1,0 +1,147 @@
+"""transfer: answers AXFR and IXFR for the zones of transfer-capable plugins, as CoreDNS does.
+
+CoreDNS's rules, kept here: other query types, and names outside every `transfer` zone, go to
+the next plugin; a transfer over UDP is REFUSED, and so is a client that `to` does not allow;
+an IXFR must carry the client's SOA in its authority section (else SERVFAIL). The first plugin
+behind this one that is authoritative for the name asked (see capability.py) supplies the
+records; when none is, the query goes on down the chain (where the *kubernetes* plugin, for
+one, refuses it). A zone up to date for an IXFR gets its SOA alone; anything else is sent as
+a stream of messages of at most 16 KiB, each a reply to the question.
+
+kdns sends no NOTIFY: neither *kubernetes* nor *k8s_external* has changes to announce in
+CoreDNS either.
+"""
+
+from __future__ import annotations
+
+import dnslib
+import structlog
+
+from kdns.plugins.base import (
+    NOERROR,
+    REFUSED,
+    SERVFAIL,
+    BuildContext,
+    Handler,
+    Plugin,
+    Request,
+    ResponseWriter,
+    next_or_failure,
+)
+from kdns.plugins.transfer.capability import Transferer, transferers
+from kdns.plugins.transfer.config import TransferConfig
+
+log = structlog.get_logger("plugin/transfer")
+
+IXFR, AXFR, SOA = 251, 252, 6
+#: The largest message sent: every offset in it fits a 14-bit compression pointer. (TCP takes
+#: 65535, but dnslib writes broken pointers to names past 16383 bytes.)
+MAX_MESSAGE = 16383
+#: Room kept in each message for the header, the question and an OPT record.
+OVERHEAD = 512
+
+
+def _covers(zone: str, qname: str) -> bool:
+    return zone == "." or qname == zone or qname.endswith("." + zone)
+
+
+def _size(rr: dnslib.RR) -> int:
+    """Return the size of a record packed alone: never less than it takes inside a message."""
+    buffer = dnslib.DNSBuffer()
+    rr.pack(buffer)
+    return len(buffer.data)
+
+
+def envelopes(
+    records: list[dnslib.RR], limit: int = MAX_MESSAGE - OVERHEAD
+) -> list[list[dnslib.RR]]:
+    """Split a transfer into messages whose records take at most `limit` bytes each."""
+    out: list[list[dnslib.RR]] = []
+    current: list[dnslib.RR] = []
+    used = 0
+    for rr in records:
+        size = _size(rr)
+        if current and used + size > limit:
+            out.append(current)
+            current, used = [], 0
+        current.append(rr)
+        used += size
+    if current:
+        out.append(current)
+    return out
+
+
+class Transfer(Plugin[TransferConfig]):
+    """Serves zone transfers from the transferers behind it in the chain."""
+
+    name = "transfer"
+
+    def __init__(
+        self,
+        configs: tuple[TransferConfig, ...],
+        nxt: Handler | None,
+        ctx: BuildContext,
+    ) -> None:
+        super().__init__(configs, nxt, ctx)
+        #: The plugins behind this one that can list a zone, in chain order (found at start).
+        self.sources: list[Transferer] = transferers(nxt)
+
+    async def start(self) -> None:
+        """Find the transfer-capable plugins behind this one (the chain is complete by now)."""
+        self.sources = transferers(self.next)
+
+    def _config(self, qname: str) -> TransferConfig | None:
+        """Return the `transfer` directive whose zone holds `qname` most closely."""
+        best: TransferConfig | None = None
+        longest = -1
+        for config in self.configs:
+            for zone in config.zones:
+                if _covers(zone, qname) and len(zone) > longest:
+                    best, longest = config, len(zone)
+        return best
+
+    async def serve_dns(self, req: Request, w: ResponseWriter) -> int:
+        """Answer AXFR/IXFR for a covered zone (see the module doc); pass anything else on."""
+        if req.qtype not in (AXFR, IXFR):
+            return await next_or_failure(self.name, self.next, req, w)
+        if req.proto != "tcp":
+            return REFUSED
+        config = self._config(req.qname)
+        if config is None:
+            return await next_or_failure(self.name, self.next, req, w)
+        if not config.allows(req.remote[0]):
+            return REFUSED
+        serial = 0
+        if req.qtype == IXFR:
+            auth = req.msg.auth
+            if len(auth) != 1 or auth[0].rtype != SOA:
+                return SERVFAIL
+            serial = int(auth[0].rdata.times[0])
+        records: list[dnslib.RR] | None = None
+        for source in self.sources:
+            records = source.transfer(req.qname, serial)
+            if records is not None:
+                break
+        if records is None:
+            return await next_or_failure(self.name, self.next, req, w)
+        if not records or records[0].rtype != SOA:
+            log.error("first record of a zone transfer is not its SOA", zone=req.qname)
+            return SERVFAIL
+        req.answered_by = self.name
+        if len(records) == 1:  # up to date: the SOA alone, as CoreDNS writes it (not aa)
+            reply = req.reply(NOERROR)
+            reply.rr = records
+            w.write(reply)
+            return NOERROR
+        for chunk in envelopes(records):
+            reply = req.reply(NOERROR, aa=True)
+            reply.rr = chunk
+            w.write(reply)
+        log.info(
+            "outgoing transfer",
+            records=len(records),
+            zone=req.qname,
+            to=req.remote[0],
+            serial=int(records[0].rdata.times[0]),
+        )
+        return NOERROR
