@@ -16,12 +16,14 @@ Targets: steady RSS <= 0.6x CoreDNS's published formula (scaling guide: (pods+se
 + 54 MB, or /250 + 56 MB with `pods verified`), re-list peak <= 1.3x steady RSS.
 
     python bench/k8s_scale.py [--small | --scale F] [--modes insecure,verified] [--relists N]
-                              [--profile]
+                              [--qps N] [--profile]
 
-Takes about 4 minutes (the API server alone loads for ~20 s). `--small` is a twentieth of the
-shape and takes well under a minute; there the steady-RSS target is shown but not judged (it
-scales with the cluster, kdns's fixed baseline does not). `--profile` runs kdns under
-tracemalloc and prints where the memory is, steady and during the re-list.
+Takes about 5 minutes (the API server alone loads for ~20 s; `pods verified` lists 300 pages
+of pods at the client's default 5 requests/s, `--qps 1000` lifts that). `--small` is a twentieth
+of the shape and takes under a minute; there the steady-RSS target is shown but not judged (it
+scales with the cluster, kdns's fixed ~80 MB baseline does not). `--profile` runs kdns under
+tracemalloc (RSS figures then include its overhead) and prints where the traced memory is,
+steady and during the re-list. Exits 1 when a judged target is missed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from k8s_shape import (
     service_name,
     write,
 )
+from k8s_tracemalloc import print_profile
 
 from kdns.runtime.testing import free_port
 
@@ -59,7 +62,7 @@ COREFILE = """\
     prometheus 127.0.0.1:{metrics}
     kubernetes cluster.local in-addr.arpa ip6.arpa {{
         kubeconfig {kubeconfig}
-        pods {mode}
+        pods {mode}{extra}
     }}
 }}
 """
@@ -220,7 +223,7 @@ class Result:
 class Kdns:
     """kdns serving the cluster in one mode, with its DNS, ready and metrics ports."""
 
-    def __init__(self, mode: str, tmp: Path, profile: bool) -> None:
+    def __init__(self, mode: str, tmp: Path, profile: bool, extra: str = "") -> None:
         self.mode = mode
         self.dns, self.ready, self.metrics = free_port(), free_port(), free_port()
         corefile = tmp / f"Corefile.{mode}"
@@ -231,6 +234,7 @@ class Kdns:
                 metrics=self.metrics,
                 kubeconfig=tmp / "kubeconfig",
                 mode=mode,
+                extra=extra,
             )
         )
         self.snapshots = tmp / f"profile-{mode}" if profile else None
@@ -320,11 +324,11 @@ class Kdns:
             self.proc.wait(30)
 
 
-def measure(
-    mode: str, shape: Shape, api: str, tmp: Path, settle: float, profile: bool, count: int
-) -> Result:
-    """Run kdns in `mode` against the API server: sync, settle, then `count` re-lists."""
-    kdns = Kdns(mode, tmp, profile)
+def measure(mode: str, shape: Shape, api: str, tmp: Path, args: argparse.Namespace) -> Result:
+    """Run kdns in `mode` against the API server: sync, settle, then the re-lists."""
+    limits = f"apiserver_qps {args.qps}\n        apiserver_burst {args.qps}"
+    kdns = Kdns(mode, tmp, args.profile, f"\n        {limits}" if args.qps else "")
+    settle, count = args.settle, args.relists
     try:
         checks = probes(mode, shape)
         ready, answer = kdns.synced(checks)
@@ -338,8 +342,12 @@ def measure(
         kdns.stop()
 
 
-def report(shape: Shape, results: list[Result], command: str, judged: bool) -> bool:
-    """Print the figures against the targets; return whether every judged target was met."""
+def report(shape: Shape, results: list[Result], command: str, judged: str) -> bool:
+    """Print the figures against the targets; return whether every judged target was met.
+
+    `judged` is "all", "ratio" (a reduced shape: the steady target scales, the baseline does
+    not) or "none" (under tracemalloc, whose overhead is in every RSS figure).
+    """
     print(f"\n{command}")
     print(
         f"cluster: {shape.nodes} nodes, {shape.services} services, {shape.endpoints} endpoints, "
@@ -350,8 +358,9 @@ def report(shape: Shape, results: list[Result], command: str, judged: bool) -> b
         coredns = formula_mb(r.mode, shape)
         target = 0.6 * coredns
         ok_steady, ok_peak = r.steady <= target, r.peak <= 1.3 * r.steady
-        met = met and ok_peak and (ok_steady or not judged)
-        verdict = ("ok" if ok_steady else "MISSED") if judged else "not judged at this size"
+        met = met and (ok_peak or judged == "none") and (ok_steady or judged != "all")
+        verdict = ("ok" if ok_steady else "MISSED") if judged == "all" else "not judged"
+        ratio = ("ok" if ok_peak else "MISSED") if judged != "none" else "not judged"
         print(f"\npods {r.mode}:")
         print(
             f"  sync          /ready 200 after {r.ready:.1f}s, right answer after {r.answer:.1f}s"
@@ -362,7 +371,7 @@ def report(shape: Shape, results: list[Result], command: str, judged: bool) -> b
         )
         print(
             f"  re-list peak  {r.peak:6.1f} MB   {r.peak / r.steady:.2f} x steady, target <= 1.3 x "
-            f"({1.3 * r.steady:.1f} MB)   {'ok' if ok_peak else 'MISSED'}"
+            f"({1.3 * r.steady:.1f} MB)   {ratio}"
         )
         for n, x in enumerate(r.relists, 1):
             print(
@@ -372,26 +381,6 @@ def report(shape: Shape, results: list[Result], command: str, judged: bool) -> b
         if r.snapshots is not None:
             print_profile(r.snapshots)
     return met
-
-
-def print_profile(folder: Path) -> None:
-    """Print the steady snapshot and the re-list snapshot that traced the most."""
-    files = sorted(folder.glob("snapshot-*.txt"), key=lambda p: int(p.stem.split("-")[1]))
-    if not files:
-        print("  (no tracemalloc snapshot was written)")
-        return
-
-    def traced(path: Path) -> float:
-        return float(path.read_text().split()[1])
-
-    during = files[1:-1] or files
-    biggest = max(during, key=traced)
-    peak = max(float(p.read_text().split(",")[1].split()[3]) for p in files[1:] or files)
-    for title, path in (("steady", files[0]), ("largest during the re-list", biggest)):
-        print(f"  tracemalloc, {title}:")
-        for line in path.read_text().splitlines()[:16]:
-            print(f"    {line}")
-    print(f"  tracemalloc peak during the re-list: {peak:.1f} MB")
 
 
 def main() -> int:
@@ -406,6 +395,9 @@ def main() -> int:
     )
     parser.add_argument("--relists", type=int, default=2, help="forced re-lists (default 2)")
     parser.add_argument("--profile", action="store_true", help="run kdns under tracemalloc")
+    parser.add_argument(
+        "--qps", type=int, default=0, help="apiserver_qps and _burst (default: the client's 5/10)"
+    )
     args = parser.parse_args()
     shape = Shape.scaled(0.05 if args.small else args.scale)
     if args.settle is None:
@@ -420,9 +412,7 @@ def main() -> int:
         api, url = start_apiserver(tmp)
         try:
             for mode in args.modes.split(","):
-                results.append(
-                    measure(mode, shape, url, tmp, args.settle, args.profile, args.relists)
-                )
+                results.append(measure(mode, shape, url, tmp, args))
                 print(f"pods {mode}: measured", flush=True)
         finally:
             api.terminate()
@@ -431,7 +421,9 @@ def main() -> int:
             if errors := log.count("Traceback"):
                 print(f"the API server logged {errors} tracebacks; the last one:")
                 print(log[log.rindex("Traceback") :][:2000])
-        met = report(shape, results, command, judged=not args.small and args.scale == 1.0)
+        full = not args.small and args.scale == 1.0
+        judged = "none" if args.profile else "all" if full else "ratio"
+        met = report(shape, results, command, judged)
     return 0 if met else 1
 
 

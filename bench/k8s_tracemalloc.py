@@ -4,6 +4,7 @@
 
 Each SIGUSR2 writes OUT_DIR/snapshot-N.txt: traced memory now and its peak since the last
 signal, then the 25 source lines holding the most memory. SIGUSR1 stays kdns's reload.
+`print_profile` reads those files back for the report.
 """
 
 from __future__ import annotations
@@ -32,6 +33,26 @@ def _writer(out: Path) -> Callable[[int, FrameType | None], None]:
         (out / f"snapshot-{count}.txt").write_text("\n".join(lines) + "\n")
 
     return dump
+
+
+def print_profile(folder: Path) -> None:
+    """Print the steady snapshot and the re-list snapshot that traced the most."""
+    files = sorted(folder.glob("snapshot-*.txt"), key=lambda p: int(p.stem.split("-")[1]))
+    if not files:
+        print("  (no tracemalloc snapshot was written)")
+        return
+
+    def traced(path: Path) -> float:
+        return float(path.read_text().split()[1])
+
+    during = files[1:-1] or files
+    biggest = max(during, key=traced)
+    peak = max(float(p.read_text().split(",")[1].split()[3]) for p in files[1:] or files)
+    for title, path in (("steady", files[0]), ("largest during the re-list", biggest)):
+        print(f"  tracemalloc, {title}:")
+        for line in path.read_text().splitlines()[:16]:
+            print(f"    {line}")
+    print(f"  tracemalloc peak during the re-list: {peak:.1f} MB")
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from kdns.plugins.kubernetes.index import Index
+from kdns.plugins.kubernetes.index import Index, IpMap
 from kdns.plugins.kubernetes.objects import (
     Endpoint,
     EndpointSlice,
@@ -168,6 +168,29 @@ def test_shared_addresses_are_counted_per_owner() -> None:
     assert index.pods_with_ip("testns", "10.1.0.1") == 1
     index.replace("Pod", [])
     assert index.pods_with_ip("other", "10.1.0.1") == 0
+
+
+def test_ip_map_keeps_owners_in_arrival_order() -> None:
+    """One owner, several, back to one and none: every step answers the owners in order."""
+    owners = IpMap()
+    a, b, c = ("ns", "a"), ("ns", "b"), ("ns", "c")
+    owners.add("10.0.0.1", a)
+    owners.add("10.0.0.1", a)
+    assert owners.get("10.0.0.1") == (a,)
+    owners.add("10.0.0.1", b)
+    owners.add("10.0.0.1", c)
+    assert owners.get("10.0.0.1") == (a, b, c)
+    owners.remove("10.0.0.1", b)
+    assert owners.get("10.0.0.1") == (a, c)
+    owners.remove("10.0.0.1", a)
+    assert owners.get("10.0.0.1") == (c,)
+    owners.remove("10.0.0.1", a)  # not an owner any more: nothing happens
+    owners.add("10.0.0.1", b)
+    assert owners.get("10.0.0.1") == (c, b)
+    owners.remove("10.0.0.1", b)
+    owners.remove("10.0.0.1", c)
+    assert owners.get("10.0.0.1") == ()
+    assert owners.get("10.0.0.2") == ()
 
 
 def test_synced_callbacks_run_once() -> None:
