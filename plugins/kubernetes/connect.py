@@ -143,12 +143,13 @@ class Connection:
 
         self.report(update)
 
-    def open(self, call: Callable[[], Any], stop: threading.Event) -> Any:
+    def open(self, call: Callable[[], Any], stop: threading.Event, *, limited: bool = True) -> Any:
         """Make one GET within the rate limit; return the raw (unread) urllib3 response.
 
         Non-2xx answers raise the client's ApiException, connection failures urllib3's errors.
+        `limited=False` skips the rate limit (the later pages of one paginated list).
         """
-        waited = self.limiter.wait(stop)
+        waited = self.limiter.wait(stop) if limited else 0.0
         start = time.monotonic()
         code = "<error>"
         try:
@@ -162,7 +163,12 @@ class Connection:
             self._record(code, time.monotonic() - start, waited)
 
     def get_json(
-        self, call: Callable[[], Any], stop: threading.Event, hold: Callable[[Any], None]
+        self,
+        call: Callable[[], Any],
+        stop: threading.Event,
+        hold: Callable[[Any], None],
+        *,
+        limited: bool = True,
     ) -> dict[str, Any]:
         """Make one list request in an in-flight slot; read and parse its JSON body.
 
@@ -170,7 +176,7 @@ class Connection:
         """
         slot = self.limiter.slot(stop)
         try:
-            response = self.open(call, stop)
+            response = self.open(call, stop, limited=limited)
             hold(response)
             try:
                 body = json.loads(response.read())

@@ -293,3 +293,28 @@ async def test_stop_ends_the_threads_and_drops_later_events(
     server.apply(service("after-stop"))
     await asyncio.sleep(0.05)
     assert len(watching.sink.calls) == calls
+
+
+async def test_later_pages_of_a_list_do_not_wait_for_the_rate_limit(server: ApiServer) -> None:
+    """One paginated list is one request to the QPS limit: 40 pages at 1 QPS sync at once."""
+    for i in range(400):
+        server.apply(service(f"svc{i}"))
+    sink = RecordingSink()
+    controller = Controller(
+        KubernetesConfig(zones=ZONES, endpoint=server.url, apiserver_qps=1, apiserver_burst=3),
+        sink,
+        backoff=FAST,
+        resync=0,
+        page_size=10,
+    )
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await controller.start()
+    try:
+        assert await controller.wait_synced(20)
+        elapsed = loop.time() - start
+    finally:
+        await controller.stop()
+    assert len(sink.state["Service"]) == 401
+    # three first pages (one per kind) fit the burst; 40 rate-limited pages would take ~40 s
+    assert elapsed < 5, elapsed
