@@ -26,6 +26,8 @@ from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
 from kdns.plugins.kubernetes.local import own_addresses
 from kdns.runtime.testing import free_port, query, running
 
+from ..plugins.k8s_kit import Row, a, cname, ptr, rev, srv
+
 #: The servers live for the module, so the tests share its event loop.
 shared_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -116,8 +118,6 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clu
 
 # -- rows and expectations ---------------------------------------------------------------------
 
-Row = tuple[str, str, int, str]
-
 
 @dataclass(frozen=True)
 class Expect:
@@ -166,31 +166,6 @@ def ok(*answer: Row, extra: Iterable[Row] = ()) -> Expect:
 
 
 PASSED = Expect(NOERROR, passed=True)
-
-
-def a(owner: str, ip: str, ttl: int = 5) -> Row:
-    """An A row, or AAAA for an IPv6 address."""
-    return (owner, "AAAA" if ":" in ip else "A", ttl, ip)
-
-
-def srv(owner: str, weight: int, port: int, target: str, ttl: int = 5) -> Row:
-    """An SRV row with CoreDNS's priority 0."""
-    return (owner, "SRV", ttl, f"0 {weight} {port} {target}")
-
-
-def cname(owner: str, target: str, ttl: int = 5) -> Row:
-    """A CNAME row."""
-    return (owner, "CNAME", ttl, target)
-
-
-def ptr(owner: str, target: str, ttl: int = 5) -> Row:
-    """A PTR row."""
-    return (owner, "PTR", ttl, target)
-
-
-def rev(ip: str) -> str:
-    """The reverse name of an address, fully qualified."""
-    return ipaddress.ip_address(ip).reverse_pointer + "."
 
 
 def rev_zone(cidr: str) -> str:
