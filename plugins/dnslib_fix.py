@@ -37,3 +37,39 @@ def _encode_name(self: DNSBuffer, name: object) -> None:
 
 
 dnslib.DNSBuffer.encode_name = _encode_name
+
+
+# dnslib also drops EDNS0 options without data when it parses an OPT record (it reads options
+# only while more than four bytes remain), yet an empty option is how a client asks for NSID
+# (RFC 5001). The OPT record's options are read again here, empty ones included.
+_parse_rr = dnslib.RR.parse
+
+
+def _edns_options(data: bytes) -> list[dnslib.EDNSOption]:
+    """Return the options in an OPT record's data, keeping those without data."""
+    options = []
+    at = 0
+    while at + 4 <= len(data):
+        code = int.from_bytes(data[at : at + 2], "big")
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        options.append(dnslib.EDNSOption(code, data[at + 4 : at + 4 + length]))
+        at += 4 + length
+    return options
+
+
+def _parse_rr_keeping_empty_options(cls: type[dnslib.RR], buffer: DNSBuffer) -> dnslib.RR:
+    """Parse one record as dnslib does; for OPT, read the options again, empty ones too."""
+    start = buffer.offset
+    rr = _parse_rr(buffer)
+    if rr.rtype == dnslib.QTYPE.OPT:
+        end = buffer.offset
+        buffer.offset = start
+        buffer.decode_name()
+        buffer.offset += 8  # type, class, TTL
+        (length,) = buffer.unpack("!H")
+        rr.rdata = _edns_options(buffer.get(length))
+        buffer.offset = end
+    return rr
+
+
+dnslib.RR.parse = classmethod(_parse_rr_keeping_empty_options)

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.acl.config import AclConfig, AclPolicy, parse
+from kdns.plugins.acl.handler import Acl
 
-SPEC = PluginSpec("acl", parse)
+SPEC = PluginSpec("acl", parse, support="served", build=Acl)
 
-__all__ = ["SPEC", "AclConfig", "AclPolicy"]
+__all__ = ["SPEC", "Acl", "AclConfig", "AclPolicy"]

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.any.config import AnyConfig, parse
+from kdns.plugins.any.handler import Any
 
-SPEC = PluginSpec("any", parse)
+SPEC = PluginSpec("any", parse, support="served", build=Any)
 
-__all__ = ["SPEC", "AnyConfig"]
+__all__ = ["SPEC", "Any", "AnyConfig"]

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.chaos.config import ChaosConfig, parse
+from kdns.plugins.chaos.handler import Chaos
 
-SPEC = PluginSpec("chaos", parse)
+SPEC = PluginSpec("chaos", parse, support="served", build=Chaos)
 
-__all__ = ["SPEC", "ChaosConfig"]
+__all__ = ["SPEC", "Chaos", "ChaosConfig"]

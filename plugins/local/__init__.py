@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.local.config import LocalConfig, parse
+from kdns.plugins.local.handler import Local
 
-SPEC = PluginSpec("local", parse)
+SPEC = PluginSpec("local", parse, support="served", build=Local)
 
-__all__ = ["SPEC", "LocalConfig"]
+__all__ = ["SPEC", "Local", "LocalConfig"]

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.minimal.config import MinimalConfig, parse
+from kdns.plugins.minimal.handler import Minimal
 
-SPEC = PluginSpec("minimal", parse)
+SPEC = PluginSpec("minimal", parse, support="served", build=Minimal)
 
-__all__ = ["SPEC", "MinimalConfig"]
+__all__ = ["SPEC", "Minimal", "MinimalConfig"]

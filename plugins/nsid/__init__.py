@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.nsid.config import NsidConfig, parse
+from kdns.plugins.nsid.handler import Nsid
 
-SPEC = PluginSpec("nsid", parse, once=True)
+SPEC = PluginSpec("nsid", parse, once=True, support="served", build=Nsid)
 
-__all__ = ["SPEC", "NsidConfig"]
+__all__ = ["SPEC", "Nsid", "NsidConfig"]
