@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from kdns.plugins.root import SPEC, RootConfig
-from kdns.plugins.testing import parse_all, parse_error, parse_one, warnings
+import pytest
+import structlog.testing
+
+from kdns.plugins.root import SPEC, Root, RootConfig, resolve_path, root_of
+from kdns.plugins.testing import build, parse_all, parse_error, parse_one, warnings
 
 VALID = [
     ("root /etc/coredns", RootConfig("/etc/coredns")),
@@ -40,3 +43,25 @@ def test_last_one_wins_with_a_warning() -> None:
     assert [(w.pos.line, w.message) for w in found] == [
         (3, "'root' was already set to '/a' in this server block; this one replaces it")
     ]
+
+
+async def test_missing_directory_is_a_warning_at_start(tmp_path: Path) -> None:
+    handler = build(f"root {tmp_path / 'nowhere'}")
+    assert isinstance(handler, Root)
+    with structlog.testing.capture_logs() as logs:
+        await handler.start()
+    assert [(e["log_level"], e["event"]) for e in logs] == [
+        ("warning", f"Root path does not exist: {tmp_path / 'nowhere'}")
+    ]
+    handler = build(f"root {tmp_path}")
+    with structlog.testing.capture_logs() as logs:
+        await handler.start()  # type: ignore[attr-defined]
+    assert logs == []
+
+
+def test_relative_paths_join_the_last_root_and_absolute_ones_stay() -> None:
+    configs = {"root": (RootConfig("/a"), RootConfig("/zones"))}
+    assert resolve_path("db.example.org", configs) == "/zones/db.example.org"
+    assert resolve_path("/etc/db", configs) == "/etc/db"
+    assert resolve_path("db", {}) == "db"
+    assert root_of({}) == ""
