@@ -17,8 +17,9 @@ from kdns.plugins.rewrite.config import (
     TypeRule,
     parse,
 )
+from kdns.plugins.rewrite.handler import Rewrite
 
-SPEC = PluginSpec("rewrite", parse)
+SPEC = PluginSpec("rewrite", parse, support="served", build=Rewrite)
 
 __all__ = [
     "SPEC",
@@ -31,6 +32,7 @@ __all__ = [
     "NameMatch",
     "NameRule",
     "RcodeRule",
+    "Rewrite",
     "RewriteConfig",
     "Rule",
     "TtlRule",

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.template.config import ExtendedError, TemplateConfig, Variable, parse
+from kdns.plugins.template.handler import Templates
 
-SPEC = PluginSpec("template", parse)
+SPEC = PluginSpec("template", parse, support="served", build=Templates)
 
-__all__ = ["SPEC", "ExtendedError", "TemplateConfig", "Variable"]
+__all__ = ["SPEC", "ExtendedError", "TemplateConfig", "Templates", "Variable"]

@@ -1,7 +1,8 @@
 """template: syntax and defaults, as CoreDNS's template plugin reads them.
 
-Go templates are kept as text: parse only checks that their actions are closed. Match
-expressions are compiled, since Go's RE2 syntax is, for what templates use, Python's.
+Go templates are kept as text, after compiling them once to reject what kdns cannot run (the
+handler compiles them again when it is built). Match expressions are compiled, since Go's RE2
+syntax is, for what templates use, Python's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kdns.corefile.syntax import (
     single,
     zones,
 )
+from kdns.plugins.template.gotemplate import TemplateSyntaxError, compile_template
 
 PROPERTIES = (
     "match",
@@ -35,6 +37,11 @@ PROPERTIES = (
     "upstream",
 )
 MATCH_ALL = re.compile(".*")
+#: Why a template with `var` or `expr` cannot be served (the expr language is not in kdns).
+UNSERVED_EXPR = (
+    "kdns does not evaluate the expr language: 'var' and 'expr' are checked but a server "
+    "with them fails to start"
+)
 _VAR_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 #: Words of the expr language that cannot name a variable.
 _EXPR_KEYWORDS = frozenset(
@@ -78,14 +85,15 @@ class TemplateConfig:
 
 
 def check_template(word: Word) -> str:
-    """Return a Go template's text after checking that every `{{` action is closed."""
+    """Return a Go template's text after checking that kdns can compile and run it."""
     text = word.text
-    at = text.find("{{")
-    while at >= 0:
-        end = text.find("}}", at + 2)
-        if end < 0:
-            raise CorefileError(f"could not compile template '{text}': unclosed action", word.pos)
-        at = text.find("{{", end + 2)
+    try:
+        compile_template(text)
+    except TemplateSyntaxError as exc:
+        raise CorefileError(
+            f"could not compile template '{text}': {exc} (at character {exc.offset + 1})",
+            word.pos,
+        ) from None
     return text
 
 
@@ -141,9 +149,11 @@ def parse(d: Directive, ctx: BlockContext) -> TemplateConfig:
                 config = replace(config, ederror=_ederror(prop))
             case "var":
                 config = replace(config, variables=(*config.variables, _variable(prop)))
+                ctx.warn(prop.pos, UNSERVED_EXPR)
             case "expr":
                 text = " ".join(w.text for w in several(prop, "EXPRESSION"))
                 config = replace(config, expressions=(*config.expressions, text))
+                ctx.warn(prop.pos, UNSERVED_EXPR)
             case "fallthrough":
                 config = replace(config, fallthrough=fallthrough(prop))
             case "upstream":
