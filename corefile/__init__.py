@@ -10,7 +10,14 @@ from kdns.corefile.ast import Directive
 from kdns.corefile.errors import CorefileError, Diagnostic, Position
 from kdns.corefile.expand import Reader
 from kdns.corefile.load import DEFAULT_COREFILE, Registry, load, loads
-from kdns.corefile.model import Corefile, ListenHosts, PluginEntry, QueryFilter, ServerBlock
+from kdns.corefile.model import (
+    Corefile,
+    ListenHosts,
+    PluginEntry,
+    QueryFilter,
+    ServerBlock,
+    ServerCertificate,
+)
 from kdns.corefile.spec import BlockContext, PluginSpec, Support
 from kdns.corefile.syntax_tree import Word
 
@@ -29,6 +36,7 @@ __all__ = [
     "Reader",
     "Registry",
     "ServerBlock",
+    "ServerCertificate",
     "Support",
     "Word",
     "ZoneAddress",

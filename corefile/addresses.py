@@ -22,6 +22,10 @@ DEFAULT_PORTS: dict[Transport, int] = {
     "https3": 443,
     "unix": 0,
 }
+#: The transports kdns serves; CoreDNS's others are recognised but refused by `kdns serve`.
+SERVED_TRANSPORTS: tuple[Transport, ...] = ("dns", "tls", "https")
+#: Served transports whose listeners need a server certificate (the tls plugin).
+CERTIFICATE_TRANSPORTS: tuple[Transport, ...] = ("tls", "https")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from kdns.corefile.addresses import ZoneAddress, split_key
+from kdns.corefile.addresses import (
+    CERTIFICATE_TRANSPORTS,
+    SERVED_TRANSPORTS,
+    ZoneAddress,
+    split_key,
+)
 from kdns.corefile.ast import Directive
 from kdns.corefile.errors import CorefileError, Diagnostic, Position, did_you_mean
 from kdns.corefile.expand import Expander, Reader
-from kdns.corefile.model import Corefile, PluginEntry, ServerBlock
+from kdns.corefile.model import Corefile, PluginEntry, ServerBlock, ServerCertificate
 from kdns.corefile.spec import BlockContext, PluginSpec
 from kdns.corefile.syntax_tree import Line, Word
 
@@ -172,6 +177,7 @@ class _Builder:
             return None
         entries: list[PluginEntry] = []
         seen: dict[str, Directive] = {}
+        errors_before = sum(d.severity == "error" for d in self.diagnostics)
         for line in body:
             try:
                 directive = Directive.from_line(line)
@@ -181,6 +187,8 @@ class _Builder:
             entry = self._directive(directive, tuple(addresses), seen, entries)
             if entry is not None:
                 entries.append(entry)
+        clean = errors_before == sum(d.severity == "error" for d in self.diagnostics)
+        self._transports(addresses, entries, clean)
         written = tuple(dict.fromkeys(e.name for e in entries))
         entries.sort(key=lambda e: self.order[e.name])
         return ServerBlock(tuple(addresses), tuple(entries), written, pos)
@@ -223,6 +231,36 @@ class _Builder:
             self.diagnostics.extend(ctx.warnings)
         self._support_note(spec, d)
         return PluginEntry(name, config, d)
+
+    def _transports(
+        self, addresses: list[ZoneAddress], entries: list[PluginEntry], clean: bool
+    ) -> None:
+        """Warn about transports kdns does not serve; require a certificate where one is needed.
+
+        The certificate is asked for only when the block has no other error: a `tls` line
+        that failed to parse has already been reported.
+        """
+        secured = any(isinstance(e.config, ServerCertificate) for e in entries)
+        keys = {a.key.pos: a for a in addresses}  # a CIDR key expands to several zones
+        for addr in keys.values():
+            scheme = f"{addr.transport}://"
+            if addr.transport not in SERVED_TRANSPORTS:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "warning",
+                        addr.key.pos,
+                        f"{scheme} is not supported by kdns; kdns serve will refuse to start "
+                        "(kdns serves dns://, tls:// and https://)",
+                    )
+                )
+            elif addr.transport in CERTIFICATE_TRANSPORTS and not secured and clean:
+                self.error(
+                    CorefileError(
+                        f"{scheme} needs a server certificate: add 'tls CERT KEY' to this "
+                        "server block (see the tls plugin)",
+                        addr.key.pos,
+                    )
+                )
 
     def _support_note(self, spec: PluginSpec, d: Directive) -> None:
         if spec.support == "served" or spec.name in self._noted:

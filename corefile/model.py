@@ -32,6 +32,15 @@ class QueryFilter(Protocol):
         ...
 
 
+@runtime_checkable
+class ServerCertificate(Protocol):
+    """A config that gives a block's encrypted listeners their certificate (`tls`)."""
+
+    def certificate(self) -> tuple[str, str]:
+        """Return the certificate and key files, as written."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class PluginEntry:
     """One directive of a server block, with the config its plugin parsed from it."""

@@ -9,6 +9,7 @@ writes a reply with that rcode". Errors the *errors* plugin should log are raise
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
@@ -27,10 +28,13 @@ __all__ = [
     "SERVFAIL",
     "BlockContext",
     "BuildContext",
+    "Debugging",
     "Directive",
     "Handler",
     "HttpRoutes",
     "Lameduck",
+    "MetadataCollector",
+    "MetadataProvider",
     "Plugin",
     "PluginError",
     "PluginSpec",
@@ -38,6 +42,7 @@ __all__ = [
     "Recorder",
     "ReloadPolicy",
     "Request",
+    "RequestFilter",
     "ResponseWriter",
     "Route",
     "ServerState",
@@ -94,7 +99,10 @@ class Request:
     server: str = ""
     #: The server block zone that matched the query.
     zone: str = "."
+    #: The name of the view whose block serves the query ("" without views).
     view: str = ""
+    #: Metadata by label (`view/name`), filled by the *metadata* plugin's providers; the log
+    #: plugin's `{/LABEL}` and view's `metadata('LABEL')` read it.
     meta: dict[str, str] = field(default_factory=dict)
     #: The plugin that wrote the reply: a handler that writes sets it to its name before
     #: writing (the `plugin` label of coredns_dns_responses_total).
@@ -278,7 +286,10 @@ class Stoppable(Protocol):
 
 @runtime_checkable
 class FastAnswer(Protocol):
-    """A handler that can answer some raw queries from bytes it already holds (cache)."""
+    """A handler that can answer some raw queries from bytes it already holds (cache,
+    kubernetes); `name` is the plugin name metrics count the answer under."""
+
+    name: str
 
     def clock(self) -> float:
         """Return the handler's notion of now (monotonic seconds)."""
@@ -295,6 +306,29 @@ class FastAnswer(Protocol):
         tcp: bool = False,
     ) -> bytes | None:
         """Return the reply bytes for a raw query, or None to send it down the chain."""
+        ...
+
+
+@runtime_checkable
+class FastTransform(Protocol):
+    """A handler that changes replies on their way out (loadbalance), on bytes as well."""
+
+    def fast_transform(self) -> Callable[[bytes], bytes] | None:
+        """Return the byte form of what the handler does to a reply; None keeps the chain."""
+        ...
+
+
+@runtime_checkable
+class FastPass(Protocol):
+    """A fast answerer that hands some queries to the next one untouched (cache, for names
+    it never stores): the fast path may then ask the answerer behind it."""
+
+    def fast_passes(self, key: tuple[bytes, int, int, bool, bool]) -> bool:
+        """Tell whether the chain would only pass this query on (and store nothing)."""
+        ...
+
+    def fast_passed(self, server: str) -> None:
+        """Count a query passed on, as the chain counts it, once a later answerer answered."""
         ...
 
 
@@ -357,6 +391,46 @@ class Adoptable(Protocol):
 
 
 @runtime_checkable
+class MetadataProvider(Protocol):
+    """A handler that publishes values about a query for other plugins (needs *metadata*)."""
+
+    def metadata(self, req: Request) -> Mapping[str, str]:
+        """Return labels (`plugin/name`) and their values for `req`; called once per query."""
+        ...
+
+
+@runtime_checkable
+class MetadataCollector(Protocol):
+    """A handler that fills `req.meta` from the providers of its block (*metadata*)."""
+
+    def collect_metadata(self, req: Request) -> None:
+        """Add every provider's values for `req` to `req.meta`."""
+        ...
+
+
+@runtime_checkable
+class RequestFilter(Protocol):
+    """A handler that admits only some queries to its server block (*view*)."""
+
+    def view_name(self) -> str:
+        """Return the view's name (the `view` label of metrics)."""
+        ...
+
+    def admits(self, req: Request) -> bool:
+        """Tell whether `req` may be served by this block; never raises."""
+        ...
+
+
+@runtime_checkable
+class Debugging(Protocol):
+    """A server-level plugin that turns panic recovery off for its block (*debug*)."""
+
+    def debugging(self) -> bool:
+        """Tell whether failures in the block's chain are reported as not recovered."""
+        ...
+
+
+@runtime_checkable
 class Readiness(Protocol):
     """A handler that reports readiness to the *ready* plugin."""
 
@@ -392,6 +466,15 @@ class HttpRoutes(Protocol):
 
     def http_routes(self) -> dict[str, Route]:
         """Return the paths served and their responders."""
+        ...
+
+
+@runtime_checkable
+class TlsServer(Protocol):
+    """A handler that holds the TLS context of a block's encrypted listeners (tls)."""
+
+    def server_context(self, transport: str) -> ssl.SSLContext | None:
+        """Return the context for `transport` (tls, https); None before it started."""
         ...
 
 

@@ -90,5 +90,6 @@ NOT_IN_CHAIN: frozenset[str] = frozenset(
         "https",
         "https3",
         "on",
+        "tls",
     }
 )

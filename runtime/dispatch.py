@@ -7,6 +7,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import dnslib
 import structlog
@@ -19,6 +20,8 @@ from kdns.plugins.base import (
     SERVFAIL,
     FastAnswer,
     FastObserver,
+    FastPass,
+    FastTransform,
     Handler,
     PluginError,
     Proto,
@@ -43,30 +46,58 @@ BADVERS = 16
 class Route:
     """A zone of a server block on this listener and the chain that serves it.
 
-    `fast` is the handler that can answer from bytes when every handler in front of it is
-    transparent to such answers; `observers` are those in front that count them.
+    `fast` are the handlers that can answer from bytes, in chain order, when every handler in
+    front of them is transparent to such answers (a FastPass answerer lets the query on to the
+    next one when it would only have passed it on); `observers` are those in front that count.
     """
 
     zone: str
     chain: Handler | None
     block: ServerBlock
-    fast: FastAnswer | None = None
+    fast: tuple[FastAnswer, ...] = ()
     observers: tuple[FastObserver, ...] = ()
+    #: For each of `fast`, itself if it is a FastPass, else None (found once, not per query).
+    passes: tuple[FastPass | None, ...] = ()
+    #: What handlers in front do to a reply on its way out (loadbalance), outermost first.
+    transforms: tuple[Callable[[bytes], bytes], ...] = ()
+    #: The block's view name ("" without one) and its admission test (views.py sets both).
+    view: str = ""
+    admit: Callable[[Request], bool] | None = None
+    #: The block has `debug`: a panic is logged with the query in hex (views.py sets it).
+    debug: bool = False
 
     @classmethod
     def of(cls, zone: str, chain: Handler | None, block: ServerBlock) -> Route:
         """Make the route, finding its fast path by walking the chain from the front."""
         observers: list[FastObserver] = []
+        answerers: list[FastAnswer] = []
+        transforms: list[Callable[[bytes], bytes]] = []
         handler = chain
         while handler is not None:
             if isinstance(handler, FastAnswer):
-                return cls(zone, chain, block, handler, tuple(observers))
-            if not fast_transparent(handler):
+                answerers.append(handler)
+                if not isinstance(handler, FastPass):
+                    break
+            elif isinstance(handler, FastTransform) and not answerers:
+                transform = handler.fast_transform()
+                if transform is None:
+                    break
+                transforms.append(transform)
+            elif not fast_transparent(handler):
                 break
-            if isinstance(handler, FastObserver):
+            elif isinstance(handler, FastObserver):
                 observers.append(handler)
             handler = getattr(handler, "next", None)
-        return cls(zone, chain, block)
+        passes = tuple(a if isinstance(a, FastPass) else None for a in answerers)
+        return cls(
+            zone,
+            chain,
+            block,
+            tuple(answerers),
+            tuple(observers),
+            passes,
+            tuple(transforms),
+        )
 
 
 @dataclass(slots=True)
@@ -110,17 +141,29 @@ class ZoneMux:
             while route is None and qname[i]:
                 i += qname[i] + 1
                 route = self.wire_routes.get(qname[i:])
-            if route is None or route.fast is None:
+            if route is None or not route.fast:
                 return None
             start = time.perf_counter()
-            reply = route.fast.fast_answer(
-                key,
-                wire,
-                route.fast.clock(),
-                server=self.label,
-                remote=remote,
-                tcp=proto == "tcp",
-            )
+            reply = None
+            for i, answerer in enumerate(route.fast):
+                reply = answerer.fast_answer(
+                    key,
+                    wire,
+                    answerer.clock(),
+                    server=self.label,
+                    remote=remote,
+                    tcp=proto == "tcp",
+                )
+                if reply is not None:
+                    for passed in route.passes[:i]:
+                        cast(FastPass, passed).fast_passed(self.label)
+                    break
+                passing = route.passes[i]
+                if passing is None or not passing.fast_passes(key):
+                    return None
+            if reply is not None:
+                for transform in reversed(route.transforms):
+                    reply = transform(reply)
             if reply is not None and route.observers:
                 family = "2" if ":" in remote[0] else "1"
                 seconds = time.perf_counter() - start
@@ -137,7 +180,7 @@ class ZoneMux:
                         len(wire),
                         len(reply),
                         rcode,
-                        "cache",
+                        answerer.name,
                         seconds,
                     )
             return reply
@@ -145,23 +188,28 @@ class ZoneMux:
             log.exception("fast path failed; answering through the chain", server=self.label)
             return None
 
-    def route(self, qname: str, qtype: int) -> Route | None:
-        """Pick the block for a lower-case qname: longest zone; DS goes to the parent side."""
+    def route(self, req: Request) -> Route | None:
+        """Pick the block for a query: longest zone; DS goes to the parent side.
+
+        Among the blocks of one zone the first whose view admits the query wins (blocks without
+        a view admit all); when none does, the search goes on with the parent zone, as CoreDNS's
+        does. A block with no plugins is picked without asking (its queries are REFUSED).
+        """
         found: Route | None = None
-        name = qname
+        name = req.qname
         while True:
-            routes = self.routes.get(name)
-            if routes:
-                found = routes[0]
-                if qtype != DS:
+            for route in self.routes.get(name, ()):
+                if route.chain is not None and route.admit is not None and not route.admit(req):
+                    continue
+                found = route
+                if req.qtype != DS or route.chain is None:
                     return found
+                break
             if name == ".":
                 break
             dot = name.find(".")
             name = name[dot + 1 :] or "."
-        if found is not None:
-            return found
-        return None
+        return found
 
     async def handle(
         self,
@@ -252,18 +300,29 @@ class ZoneMux:
         if req.qclass != IN and not self.any_class:
             self._drop(req, w)
             return
-        route = self.route(req.qname, req.qtype)
+        route = self.route(req)
         if route is None or route.chain is None:
             self._drop(req, w)
             return
         req.zone = route.zone
+        req.view = route.view
         try:
             rcode = await route.chain.serve_dns(req, w)
         except PluginError as exc:
             rcode = exc.rcode
         except Exception:
-            PANICS.inc()
-            log.exception("recovered from panic in plugin chain", server=self.label, qname=req.name)
+            if route.debug:  # CoreDNS's debug does not recover; kdns keeps serving, loudly
+                log.exception(
+                    "panic in plugin chain (debug: not recovered)",
+                    server=self.label,
+                    qname=req.name,
+                    query=req.msg.pack().hex(),
+                )
+            else:
+                PANICS.inc()
+                log.exception(
+                    "recovered from panic in plugin chain", server=self.label, qname=req.name
+                )
             rcode = SERVFAIL
         if rcode in NOT_WRITTEN and w.written is None:
             w.write(req.reply(rcode))

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from kdns.corefile import Corefile, PluginSpec
+from kdns.corefile import Corefile, PluginSpec, ServerBlock
+from kdns.corefile.addresses import CERTIFICATE_TRANSPORTS, SERVED_TRANSPORTS
 from kdns.plugins.base import (
     Adoptable,
     FastObserver,
@@ -20,16 +21,17 @@ from kdns.plugins.base import (
     Readiness,
     Startable,
     Stoppable,
+    TlsServer,
 )
 from kdns.runtime.chain import BuildError, build_chain
 from kdns.runtime.dispatch import Route, ZoneMux
 from kdns.runtime.interfaces import expand
+from kdns.runtime.views import fence, gated
 
 log = structlog.get_logger("kdns.server")
 
 #: (transport, host, port); host "" means every address.
 ListenKey = tuple[str, str, int]
-SERVED_TRANSPORTS = ("dns",)
 
 
 def listen_label(key: ListenKey) -> str:
@@ -48,6 +50,8 @@ class Generation:
     handlers: list[Handler] = field(default_factory=list)
     digest: str = ""
     started: bool = False
+    #: The certificate holder of each tls:// and https:// listener (its first block's).
+    tls: dict[ListenKey, TlsServer] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -56,6 +60,7 @@ class Generation:
         """Build every block's chain and every listener's mux; raise BuildError if unservable."""
         muxes: dict[ListenKey, ZoneMux] = {}
         handlers: list[Handler] = []
+        tls: dict[ListenKey, TlsServer] = {}
         for block in model.servers:
             keys = []
             try:
@@ -65,20 +70,23 @@ class Generation:
             for addr in block.addresses:
                 if addr.transport not in SERVED_TRANSPORTS:
                     raise BuildError(
-                        f"{addr.key.pos}: {addr.transport}:// server blocks are not supported "
-                        "by kdns yet: serve plain dns://"
+                        f"{addr.key.pos}: {addr.transport}:// is not supported by kdns "
+                        "(it serves dns://, tls:// and https://)"
                     )
                 for host in hosts:
                     keys.append((addr, (addr.transport, host, addr.port)))
             servers = tuple(dict.fromkeys(listen_label(k) for _, k in keys))
             chain, block_handlers = build_chain(block, registry, servers)
             handlers.extend(block_handlers)
+            secure = _certificate(block, block_handlers)
             resolvers = [h for h in block_handlers if isinstance(h, NeedsResolver)]
             for addr, key in keys:
+                if secure is not None and addr.transport in CERTIFICATE_TRANSPORTS:
+                    tls.setdefault(key, secure)
                 mux = muxes.get(key)
                 if mux is None:
                     mux = muxes[key] = ZoneMux(listen_label(key))
-                mux.add(Route.of(addr.zone, chain, block))
+                mux.add(gated(Route.of(addr.zone, chain, block), block_handlers))
                 if any(getattr(h, "any_class", False) for h in block_handlers):
                     mux.any_class = True
                 counters = [h for h in block_handlers if isinstance(h, FastObserver)]
@@ -86,7 +94,9 @@ class Generation:
                 for handler in resolvers:
                     if handler.resolve is None:  # the block's first listener resolves for it
                         handler.resolve = mux.resolve
-        return cls(model, muxes, handlers, digest)
+        for mux in muxes.values():
+            fence(mux)
+        return cls(model, muxes, handlers, digest, tls=tls)
 
     def adopt(self, old: Generation) -> None:
         """Let handlers take over the running state of their equals in `old` (see Adoptable)."""
@@ -126,6 +136,18 @@ class Generation:
     def not_ready(self) -> list[str]:
         """Return the names of plugins that report they are not ready, sorted."""
         return sorted({h.name for h in self.handlers if isinstance(h, Readiness) and not h.ready()})
+
+
+def _certificate(block: ServerBlock, handlers: list[Handler]) -> TlsServer | None:
+    """Return the block's certificate holder; raise BuildError if an encrypted key lacks one."""
+    holder = next((h for h in handlers if isinstance(h, TlsServer)), None)
+    for addr in block.addresses:
+        if addr.transport in CERTIFICATE_TRANSPORTS and holder is None:
+            raise BuildError(
+                f"{addr.key.pos}: {addr.transport}:// needs a server certificate: add "
+                "'tls CERT KEY' to this server block"
+            )
+    return holder
 
 
 async def _stop(handlers: list[Handler]) -> None:

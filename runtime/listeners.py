@@ -1,10 +1,17 @@
-"""UDP and TCP sockets, owned by the runtime so a reload that keeps a port keeps its socket."""
+"""UDP, TCP, TLS and HTTPS sockets, owned by the runtime so a reload that keeps a port keeps
+its socket.
+
+A dns:// key gets UDP and TCP; tls:// (RFC 7858) and https:// (RFC 8484) get TCP only, and each
+connection is upgraded with the TLS context of the running generation, so a reload that
+changes the certificate applies to the next connection.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import socket
+import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +19,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from kdns.runtime.dispatch import ZoneMux
-from kdns.runtime.generation import ListenKey
+from kdns.runtime.doh import serve_https
+from kdns.runtime.generation import ListenKey, listen_label
 
 log = structlog.get_logger("kdns.server")
 
@@ -23,6 +31,12 @@ TCP_MAX_CONNECTIONS = 1024
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 Lookup = Callable[[ListenKey], ZoneMux | None]
+#: The TLS context a tls:// or https:// listener uses for its next connection.
+Secure = Callable[[ListenKey], ssl.SSLContext | None]
+
+
+def _no_tls(key: ListenKey) -> ssl.SSLContext | None:
+    return None
 
 
 def _hosts(host: str) -> list[str]:
@@ -106,8 +120,9 @@ class Listener:
 class ListenerPool:
     """The open listeners, by key; opened before a generation swaps in, closed after."""
 
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, secure: Secure = _no_tls) -> None:
         self.lookup = lookup
+        self.secure = secure
         self.listeners: dict[ListenKey, Listener] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.connections: dict[ListenKey, int] = {}
@@ -137,16 +152,17 @@ class ListenerPool:
         self.close_unused(set())
 
     async def _open(self, key: ListenKey) -> Listener:
-        _, host, port = key
+        transport, host, port = key
         loop = asyncio.get_running_loop()
         listener = Listener(key)
         try:
             for addr in _hosts(host):
-                udp_sock = _socket(addr, port, socket.SOCK_DGRAM)
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: UdpProtocol(key, self.lookup, self.tasks), sock=udp_sock
-                )
-                listener.udp.append(transport)
+                if transport == "dns":
+                    udp_sock = _socket(addr, port, socket.SOCK_DGRAM)
+                    udp, _ = await loop.create_datagram_endpoint(
+                        lambda: UdpProtocol(key, self.lookup, self.tasks), sock=udp_sock
+                    )
+                    listener.udp.append(udp)
                 tcp_sock = _socket(addr, port, socket.SOCK_STREAM)
                 server = await asyncio.start_server(
                     lambda r, w: self._tcp(key, r, w), sock=tcp_sock, backlog=511
@@ -159,7 +175,10 @@ class ListenerPool:
 
     def bound_port(self, key: ListenKey) -> int:
         """Return the port a listener actually bound (useful when the key asked for 0)."""
-        return int(self.listeners[key].udp[0].get_extra_info("sockname")[1])
+        listener = self.listeners[key]
+        if listener.udp:
+            return int(listener.udp[0].get_extra_info("sockname")[1])
+        return int(listener.tcp[0].sockets[0].getsockname()[1])
 
     async def _tcp(
         self, key: ListenKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -172,36 +191,72 @@ class ListenerPool:
         peer = writer.get_extra_info("peername")
         local = writer.get_extra_info("sockname")
         remote, here = (peer[0], peer[1]), (local[0], local[1])
+        try:
+            if key[0] == "dns":
+                await self._stream(key, reader, writer, remote, here)
+            elif await self._handshake(key, writer):
+                if key[0] == "https":
+                    await serve_https(
+                        lambda: self.lookup(key) if self.accepting else None,
+                        listen_label(key),
+                        reader,
+                        writer,
+                        remote,
+                        here,
+                    )
+                else:
+                    await self._stream(key, reader, writer, remote, here)
+        finally:
+            self.connections[key] -= 1
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _handshake(self, key: ListenKey, writer: asyncio.StreamWriter) -> bool:
+        """Upgrade a tls:// or https:// connection to TLS; False if that failed."""
+        context = self.secure(key)
+        if context is None:
+            return False
+        try:
+            await writer.start_tls(context, ssl_handshake_timeout=TCP_IDLE_TIMEOUT)
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+            log.debug("TLS handshake failed", server=listen_label(key), error=str(exc))
+            return False
+        return True
+
+    async def _stream(
+        self,
+        key: ListenKey,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        remote: tuple[str, int],
+        here: tuple[str, int],
+    ) -> None:
+        """Serve length-prefixed DNS messages (RFC 7766) until idle, closed or shutdown."""
         pending: set[asyncio.Task[None]] = set()
 
         def send(wire: bytes) -> None:
             if not writer.is_closing():
                 writer.write(struct.pack("!H", len(wire)) + wire)
 
-        try:
-            while self.accepting:
-                try:
-                    head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_TIMEOUT)
-                    (length,) = struct.unpack("!H", head)
-                    data = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE_TIMEOUT)
-                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-                    break
-                mux = self.lookup(key)
-                if mux is None:
-                    break
-                reply = mux.fast(data, "tcp", remote)
-                if reply is not None:
-                    send(reply)
-                    continue
-                task = asyncio.get_running_loop().create_task(
-                    mux.handle(data, "tcp", remote, here, send)
-                )
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-            if pending:
-                await asyncio.wait(pending, timeout=TCP_IDLE_TIMEOUT)
-        finally:
-            self.connections[key] -= 1
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        while self.accepting:
+            try:
+                head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_TIMEOUT)
+                (length,) = struct.unpack("!H", head)
+                data = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE_TIMEOUT)
+            except (TimeoutError, asyncio.IncompleteReadError, OSError):
+                break
+            mux = self.lookup(key)
+            if mux is None:
+                break
+            reply = mux.fast(data, "tcp", remote)
+            if reply is not None:
+                send(reply)
+                continue
+            task = asyncio.get_running_loop().create_task(
+                mux.handle(data, "tcp", remote, here, send)
+            )
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.wait(pending, timeout=TCP_IDLE_TIMEOUT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,7 +56,7 @@ class Server:
         self.options = options
         self.registry = registry
         self.current: Generation | None = None
-        self.pool = ListenerPool(self.lookup)
+        self.pool = ListenerPool(self.lookup, self.tls_context)
         self.http = HttpPool(self)
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -68,6 +69,12 @@ class Server:
         """Return the running generation's mux for a listener."""
         gen = self.current
         return None if gen is None else gen.muxes.get(key)
+
+    def tls_context(self, key: ListenKey) -> ssl.SSLContext | None:
+        """Return the running generation's TLS context for a tls:// or https:// listener."""
+        gen = self.current
+        holder = None if gen is None else gen.tls.get(key)
+        return None if holder is None else holder.server_context(key[0])
 
     @property
     def stopping(self) -> bool:

@@ -2,7 +2,8 @@
 
 from kdns.corefile import PluginSpec
 from kdns.plugins.view.config import ViewConfig, parse
+from kdns.plugins.view.handler import View
 
-SPEC = PluginSpec("view", parse, once=True)
+SPEC = PluginSpec("view", parse, once=True, support="served", build=View)
 
-__all__ = ["SPEC", "ViewConfig"]
+__all__ = ["SPEC", "View", "ViewConfig"]

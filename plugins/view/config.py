@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from kdns.corefile import BlockContext, CorefileError, Directive, Word
+from kdns.corefile import BlockContext, CorefileError, Directive, Position, Word
 from kdns.corefile.syntax import Args, several
+from kdns.plugins.view.expr import ExprError, Program, compile_expression
 
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
@@ -15,11 +16,13 @@ class ViewConfig:
     """A named filter: a query enters the block only if every expression is true.
 
     The expressions are kept as written (in the expr language CoreDNS uses, such as
-    `incidr(client_ip(), '10.0.0.0/8')`); no expressions admits every query.
+    `incidr(client_ip(), '10.0.0.0/8')`) and compiled, one program each; no expressions
+    admits every query.
     """
 
     name: str
     expressions: tuple[str, ...] = ()
+    programs: tuple[Program, ...] = field(default=(), compare=False, repr=False)
 
     def filter_name(self) -> str:
         """Return the view's name (for metrics and the `view/name` metadata)."""
@@ -52,15 +55,44 @@ def check_expression(text: str, word: Word) -> str:
     return text
 
 
+def where(words: tuple[Word, ...], offset: int) -> Position:
+    """Return the Corefile position of character `offset` of the words joined by spaces."""
+    for word in words:
+        if offset <= len(word.text):
+            pos = word.pos
+            return Position(pos.file, pos.line, pos.column + offset + int(word.quoted))
+        offset -= len(word.text) + 1
+    return words[-1].pos
+
+
+def compile_words(words: tuple[Word, ...]) -> tuple[str, Program]:
+    """Join an `expr` line's words into the expression and compile it (errors at file:line:col)."""
+    text = check_expression(" ".join(w.text for w in words), words[0])
+    try:
+        return text, compile_expression(text)
+    except ExprError as exc:
+        hint = ""
+        if len(words) > 1 and any(w.quoted for w in words):
+            hint = (
+                " (the Corefile removes the double quotes around a word: write the strings of "
+                "an expression in single quotes)"
+            )
+        raise CorefileError(
+            f"expression '{text}': {exc.message}{hint}", where(words, exc.offset)
+        ) from None
+
+
 def parse(d: Directive, ctx: BlockContext) -> ViewConfig:
-    """Parse `view NAME { expr EXPRESSION ... }`."""
+    """Parse `view NAME { expr EXPRESSION ... }`, compiling each expression."""
     args = Args(d)
     name = args.next("NAME").text
     args.end()
     expressions: list[str] = []
+    programs: list[Program] = []
     for prop in d.properties():
         if prop.keyword != "expr":
             raise prop.unknown(("expr",))
-        words = several(prop, "EXPRESSION")
-        expressions.append(check_expression(" ".join(w.text for w in words), words[0]))
-    return ViewConfig(name, tuple(expressions))
+        text, program = compile_words(several(prop, "EXPRESSION"))
+        expressions.append(text)
+        programs.append(program)
+    return ViewConfig(name, tuple(expressions), tuple(programs))

@@ -81,7 +81,10 @@ def test_block_with_no_plugins_is_valid() -> None:
 
 def test_same_zone_on_different_ports_is_fine() -> None:
     """Only the same transport, zone, port and address conflict."""
-    model = load_text(".:53 {\n    whoami\n}\n.:54 {\n    whoami\n}\ntls://. {\n    whoami\n}\n")
+    model = load_text(
+        ".:53 {\n    whoami\n}\n.:54 {\n    whoami\n}\n"
+        "tls://. {\n    tls cert.pem key.pem\n    whoami\n}\n"
+    )
     assert len(model.servers) == 3
 
 

@@ -22,8 +22,8 @@ VALID = [
         id="two-exprs",
     ),
     pytest.param(
-        'view v {\n  expr name() == "example.org."\n}',
-        ViewConfig("v", ("name() == example.org.",)),
+        "view v {\n  expr \"name() == 'example.org.'\"\n}",
+        ViewConfig("v", ("name() == 'example.org.'",)),
         id="corefile-quotes-are-removed",
     ),
 ]
@@ -60,6 +60,64 @@ INVALID = [
     pytest.param("view a {\n  expr [1, 2)\n}", (3, 8, "unmatched ')'"), id="mismatched"),
     pytest.param("view a {\n  expr name() == 'x\n}", (3, 8, "no closing '"), id="open-string"),
     pytest.param("view a\nview b", (3, 1, "only be used once per server block"), id="twice"),
+    # compiled when loaded: the column points into the expression
+    pytest.param(
+        "view a {\n  expr nme() == 'x'\n}", (3, 8, "unknown name 'nme'"), id="unknown-function"
+    ),
+    pytest.param(
+        "view a {\n  expr client_port() == '53'\n}",
+        (3, 8, "did you mean port()?"),
+        id="hint",
+    ),
+    pytest.param(
+        "view a {\n  expr type() == 'A' && name\n}",
+        (3, 25, "'name' is a function: write name()"),
+        id="bare-function",
+    ),
+    pytest.param(
+        "view a {\n  expr incidr(client_ip())\n}",
+        (3, 8, "incidr() takes 2 arguments, not 1"),
+        id="arity",
+    ),
+    pytest.param(
+        "view a {\n  expr incidr(client_ip(), '10.0.0/33')\n}",
+        (3, 28, "invalid CIDR address"),
+        id="bad-cidr",
+    ),
+    pytest.param(
+        "view a {\n  expr name() matches '^a(b$'\n}",
+        (3, 23, "invalid regular expression"),
+        id="bad-regex",
+    ),
+    pytest.param(
+        "view a {\n  expr size() == 'big'\n}",
+        (3, 15, "mismatched types number and string"),
+        id="mismatched-types",
+    ),
+    pytest.param("view a {\n  expr name()\n}", (3, 8, "must be true or false"), id="not-bool"),
+    pytest.param(
+        "view a {\n  expr type() == 'A' &&\n}",
+        (3, 24, "expected a value, found the end of the expression"),
+        id="dangling-and",
+    ),
+    pytest.param(
+        "view a {\n  expr type() = 'A'\n}", (3, 15, "unexpected character '='"), id="single-equals"
+    ),
+    pytest.param(
+        "view a {\n  expr name() matches '^a\\.b$'\n}",
+        (3, 26, "invalid escape"),
+        id="single-backslash",
+    ),
+    pytest.param(
+        'view a {\n  expr type() == "A"\n}',
+        (3, 19, "write the strings of an expression in single quotes"),
+        id="corefile-ate-double-quotes",
+    ),
+    pytest.param(
+        "view a {\n  expr type() == 'A'\n  expr !do() ||\n}",
+        (4, 16, "found the end"),
+        id="second-expr-line",
+    ),
 ]
 
 
@@ -74,6 +132,7 @@ def test_invalid(text: str, want: tuple[int, int, str]) -> None:
 
 def test_brackets_inside_strings_do_not_count() -> None:
     """A ')' or '[' inside a quoted string is text, not a bracket."""
-    config = parse_one("view a {\n  expr name() matches '^a(b$' && x == ']'\n}", ".")
+    config = parse_one("view a {\n  expr name() matches '^a[(]b$' && type() == ']'\n}", ".")
     assert isinstance(config, ViewConfig)
-    assert config.expressions == ("name() matches '^a(b$' && x == ']'",)
+    assert config.expressions == ("name() matches '^a[(]b$' && type() == ']'",)
+    assert len(config.programs) == 1
