@@ -15,6 +15,7 @@ from kdns.plugins.base import EDNS_SIZE
 Key = tuple[bytes, int, int, bool, bool]
 
 OPT = 41
+SOA = 6
 HEADER = 12
 #: The OPT record the runtime writer appends for an EDNS client when the reply has none:
 #: root owner, type OPT, class = our UDP size, TTL = extended rcode 0, version 0, flags.
@@ -129,3 +130,26 @@ def ttl_offsets(wire: bytes) -> tuple[tuple[int, ...], int]:
     if i != len(wire):
         raise ValueError("trailing bytes after the last record")
     return tuple(offsets), qend
+
+
+def soa_serial_offset(wire: bytes) -> int:
+    """Return the offset of the SERIAL field of the first SOA record of a reply, else 0.
+
+    Raises ValueError for a message that does not walk cleanly.
+    """
+    if len(wire) < HEADER:
+        raise ValueError("message shorter than a header")
+    qd, an, ns, ar = struct.unpack_from("!HHHH", wire, 4)
+    i = HEADER
+    try:
+        for _ in range(qd):
+            i = _skip_name(wire, i) + 4
+        for _ in range(an + ns + ar):
+            i = _skip_name(wire, i)
+            rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, i)
+            if rtype == SOA:
+                return _skip_name(wire, _skip_name(wire, i + 10))
+            i += 10 + rdlen
+    except (IndexError, struct.error) as exc:
+        raise ValueError("message ends inside a record") from exc
+    return 0

@@ -51,8 +51,9 @@ from kdns.plugins.cache.metrics import (
     REQUESTS,
     SERVED_STALE,
 )
-from kdns.plugins.cache.store import Entry, Shards, make_entry
+from kdns.plugins.cache.store import Shards
 from kdns.plugins.cache.writer import CacheWriter
+from kdns.plugins.packed import Entry, make_entry
 from kdns.plugins.wire import OPT_DO, OPT_PLAIN, Key, client_size, name_wire
 
 log = structlog.get_logger("plugin/cache")
@@ -69,6 +70,26 @@ def request_key(req: Request) -> Key:
     """Return the cache key of a parsed request (the same key `query_key` reads from bytes)."""
     qname = name_wire(tuple(req.msg.questions[0].qname.label)).lower()
     return (qname, req.qtype, req.qclass, req.do, bool(req.msg.header.cd))
+
+
+def _wire_zones(zones: tuple[str, ...]) -> frozenset[bytes]:
+    """Return lower-case zones as wire-format names."""
+    return frozenset(
+        name_wire(tuple(x.encode() for x in z.lower().rstrip(".").split(".") if x)) for z in zones
+    )
+
+
+def _under(qname: bytes, zones: frozenset[bytes]) -> bool:
+    """Tell whether a lower-case wire-format name is at or below one of `zones`."""
+    if not zones:
+        return False
+    i = 0
+    while True:
+        if qname[i:] in zones:
+            return True
+        if not qname[i]:
+            return False
+        i += qname[i] + 1
 
 
 def _matches(req: Request, reply: dnslib.DNSRecord) -> bool:
@@ -114,6 +135,10 @@ class Cache(Plugin[CacheConfig]):
         self.prefetch_fraction = prefetch.percentage / 100 if prefetch is not None else 0.1
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: set[Key] = set()
+        # zones in wire format for fast_passes: a name passes only if it is never stored
+        self._zones_wire = _wire_zones(config.zones)
+        self._no_success = _wire_zones(config.disable_success)
+        self._no_denial = _wire_zones(config.disable_denial)
         # the metric labels of fast_answer hits, built once
         self._labels: Labels = (self.server, self.zones_label, "")
         self._hit_labels = {
@@ -185,6 +210,24 @@ class Cache(Plugin[CacheConfig]):
         do = key[3]
         opt = (OPT_DO if do else OPT_PLAIN) if edns else b""
         return entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, ttl, opt, do)
+
+    def fast_passes(self, key: Key) -> bool:
+        """Tell whether the chain would only pass this query on: a name it never stores.
+
+        True for names outside the cache's zones, and for names under both a `disable
+        success` and a `disable denial` zone (kubeadm's `cluster.local`): the plugin behind
+        may then answer on the fast path.
+        """
+        qname = key[0]
+        if not _under(qname, self._zones_wire):
+            return True
+        return _under(qname, self._no_success) and _under(qname, self._no_denial)
+
+    def fast_passed(self, server: str) -> None:
+        """Count a query the fast path passed on: a request and a miss, as serve_dns counts."""
+        labels = self._labels if server == self.server else (server, self.zones_label, "")
+        REQUESTS.inc(labels)
+        MISSES.inc(labels)
 
     def _block_zone(self, qname: str) -> str:
         best = "."

@@ -29,6 +29,7 @@ from kdns.plugins.base import (
     next_or_failure,
 )
 from kdns.plugins.loadbalance.config import LoadbalanceConfig
+from kdns.plugins.loadbalance.fast import WireReorder
 from kdns.plugins.loadbalance.shuffle import RandBelow, prefer, round_robin
 from kdns.plugins.loadbalance.weights import (
     WeightFile,
@@ -115,6 +116,11 @@ class Loadbalance(Plugin[LoadbalanceConfig]):
             self.reorder = self._round_robin_prefer
         else:
             self.reorder = self._round_robin
+        self._wire = WireReorder(self._round_robin, lambda: self.randbelow)
+
+    def fast_transform(self) -> Callable[[bytes], bytes] | None:
+        """Return the round_robin reordering on reply bytes (other policies stay on the chain)."""
+        return self._wire if self.reorder == self._round_robin else None
 
     async def serve_dns(self, req: Request, w: ResponseWriter) -> int:
         """Call the next plugin with a writer that reorders what it writes."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import dnslib
 
@@ -17,9 +18,10 @@ A, CNAME, MX, AAAA = 1, 5, 15, 28
 
 #: randbelow(n) returns an integer in [0, n).
 RandBelow = Callable[[int], int]
+T = TypeVar("T")
 
 
-def shuffle(records: list[dnslib.RR], randbelow: RandBelow) -> None:
+def shuffle(records: list[T], randbelow: RandBelow) -> None:
     """Shuffle `records` in place the way CoreDNS does (a swap for two, Fisher-Yates above)."""
     n = len(records)
     if n == 2:

@@ -7,7 +7,8 @@ import struct
 import dnslib
 import pytest
 
-from kdns.plugins.cache.store import Entry, Shards, make_entry, pack
+from kdns.plugins.cache.store import Shards
+from kdns.plugins.packed import Entry, make_entry, pack
 from kdns.plugins.wire import client_size, query_key, ttl_offsets
 
 HEADER_Q = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
