@@ -91,6 +91,10 @@ class KubernetesConfig:
     zonal: bool = False
     startup_timeout: float = 5.0
 
+    def is_multicluster(self, zone: str) -> bool:
+        """Tell whether `zone` (any spelling) is a `multicluster` zone (ServiceImports)."""
+        return zone.lower() in self.multicluster
+
     @property
     def primary_zone(self) -> str:
         """Return the first zone that is not a reverse zone (used in PTR targets)."""

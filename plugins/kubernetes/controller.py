@@ -1,7 +1,8 @@
 """The watch side of the kubernetes plugin: API objects in, Sink calls out, on the event loop.
 
 One `Watcher` thread per kind lists and watches (Services, Namespaces, EndpointSlices unless
-`noendpoints`, Pods for `pods verified`). Their results queue up in order and are handed to the
+`noendpoints`, Pods for `pods verified`, ServiceImports and their EndpointSlices for
+`multicluster`). Their results queue up in order and are handed to the
 Sink on the event loop thread, so the index is only ever touched from the loop. The Sink keeps the
 last data through any API outage: nothing here ever clears it on an error.
 """
@@ -21,6 +22,7 @@ import structlog
 
 from kdns.plugins.kubernetes.config import KubernetesConfig
 from kdns.plugins.kubernetes.connect import Connection, connect
+from kdns.plugins.kubernetes.convert import MCS_SERVICE_NAME_LABEL
 from kdns.plugins.kubernetes.objects import (
     EndpointSlice,
     EventType,
@@ -74,7 +76,27 @@ def watched_kinds(config: KubernetesConfig) -> tuple[Kind, ...]:
         kinds.append("EndpointSlice")
     if config.pods == "verified":
         kinds.append("Pod")
+    if config.multicluster:
+        # The MCS slices are watched even with `noendpoints`, as CoreDNS does.
+        kinds += ["ServiceImport", "MultiClusterEndpointSlice"]
     return tuple(kinds)
+
+
+def label_selector(config: KubernetesConfig, kind: Kind) -> str | None:
+    """Return the label selector the watch of `kind` lists with (None: everything).
+
+    `labels` narrows Services, EndpointSlices and Pods; `namespace_labels` the Namespaces; the
+    MCS slices are those with the `multicluster.kubernetes.io/service-name` label (and
+    `labels`, if set). ServiceImports are all watched.
+    """
+    labels = config.labels.query() if config.labels else None
+    if kind == "Namespace":
+        return config.namespace_labels.query() if config.namespace_labels else None
+    if kind == "ServiceImport":
+        return None
+    if kind == "MultiClusterEndpointSlice":
+        return f"{labels},{MCS_SERVICE_NAME_LABEL}" if labels else MCS_SERVICE_NAME_LABEL
+    return labels
 
 
 def _seconds_since(stamp: str, now: float) -> float | None:
@@ -143,19 +165,14 @@ class Controller:
         if self.connection is None:
             self.connection = connect(self.config)
         self.connection.report = lambda fn: self._post(fn)
-        labels = self.config.labels.query() if self.config.labels else None
         # A re-list then keeps one copy of what did not change (a 410 at scale doubled memory).
         reuse = self.sink.known if isinstance(self.sink, Keeps) else None
         for kind in self.kinds:
-            selector = labels
-            if kind == "Namespace":
-                ns_labels = self.config.namespace_labels
-                selector = ns_labels.query() if ns_labels else None
             self.watchers[kind] = Watcher(
                 kind,
                 self.connection,
                 self,
-                label_selector=selector,
+                label_selector=label_selector(self.config, kind),
                 field_selector=POD_FIELD_SELECTOR if kind == "Pod" else None,
                 page_size=self.page_size,
                 backoff=self.backoff,

@@ -15,16 +15,22 @@ from typing import Any, Literal
 from kdns.plugins.kubernetes.objects import (
     Endpoint,
     EndpointSlice,
+    MultiClusterSlice,
     Namespace,
     Pod,
     Port,
     Service,
+    ServiceImport,
 )
 
 Json = Mapping[str, Any]
 
 #: The label that ties an EndpointSlice to its Service.
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+#: The label that ties an EndpointSlice to its ServiceImport (sigs.k8s.io/mcs-api).
+MCS_SERVICE_NAME_LABEL = "multicluster.kubernetes.io/service-name"
+#: The label naming the cluster an MCS EndpointSlice comes from.
+MCS_SOURCE_CLUSTER_LABEL = "multicluster.kubernetes.io/source-cluster"
 #: The annotation the EndpointSlice controller stamps with the time of the triggering change.
 TRIGGER_TIME_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 
@@ -187,6 +193,36 @@ def endpoint_slice(obj: Json) -> EndpointSlice:
         address_type=address_type,
         endpoints=endpoints,
         ports=_ports(obj.get("ports")),
+    )
+
+
+def service_import(obj: Json) -> ServiceImport:
+    """Convert a multicluster.x-k8s.io/v1alpha1 ServiceImport (see `objects.ServiceImport`)."""
+    namespace, name = metadata(obj)
+    spec = _dict(obj.get("spec"))
+    raw = (ip for ip in _list(spec.get("ips")) if isinstance(ip, str))
+    ips = tuple(dict.fromkeys(ip for ip in map(canonical_ip, raw) if ip is not None))
+    return ServiceImport(
+        namespace,
+        name,
+        "Headless" if spec.get("type") == "Headless" else "ClusterSetIP",
+        ips=ips,
+        ports=_ports(spec.get("ports")),
+    )
+
+
+def multicluster_slice(obj: Json) -> MultiClusterSlice:
+    """Convert an EndpointSlice labelled for a ServiceImport, with its source cluster."""
+    local = endpoint_slice(obj)
+    labels = _labels(obj)
+    return MultiClusterSlice(
+        local.namespace,
+        local.name,
+        service=labels.get(MCS_SERVICE_NAME_LABEL, ""),
+        cluster=labels.get(MCS_SOURCE_CLUSTER_LABEL, ""),
+        address_type=local.address_type,
+        endpoints=local.endpoints,
+        ports=local.ports,
     )
 
 

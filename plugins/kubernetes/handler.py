@@ -34,13 +34,15 @@ from kdns.plugins.base import (
     next_or_failure,
 )
 from kdns.plugins.kubernetes import autopath
+from kdns.plugins.kubernetes.answers import AnswerTable, scope_of
 from kdns.plugins.kubernetes.axfr import zone_transfer
 from kdns.plugins.kubernetes.config import KubernetesConfig
-from kdns.plugins.kubernetes.index import Index
+from kdns.plugins.kubernetes.index import ALL, Index
 from kdns.plugins.kubernetes.local import own_addresses
 from kdns.plugins.kubernetes.names import match_zone
 from kdns.plugins.kubernetes.objects import Sink
 from kdns.plugins.kubernetes.records import MAX_CNAMES, answer, soa_rr
+from kdns.plugins.wire import Key, name_wire
 
 log = structlog.get_logger("plugin/kubernetes")
 
@@ -125,6 +127,9 @@ class Kubernetes(Plugin[KubernetesConfig]):
         self.autopath_search: tuple[str, ...] = ()
         #: How many handlers use `controller` (handlers of equal config share it on reload).
         self._users = [0]
+        #: Replies already computed, as bytes, until a watch event alters them (answers.py).
+        self.answers = AnswerTable()
+        self.index.listeners.append(self.answers.changed)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -139,7 +144,9 @@ class Kubernetes(Plugin[KubernetesConfig]):
             return False
         if old.controller is None:
             return False
+        self.index.listeners.remove(self.answers.changed)
         self.index, self.controller, self._users = old.index, old.controller, old._users
+        self.index.listeners.append(self.answers.changed)
         self._users[0] += 1
         return True
 
@@ -166,6 +173,9 @@ class Kubernetes(Plugin[KubernetesConfig]):
 
     async def stop(self) -> None:
         """Stop the watch, unless a successor still shares it."""
+        if self.answers.changed in self.index.listeners:
+            self.index.listeners.remove(self.answers.changed)
+        self.answers.changed(ALL)
         controller, self.controller = self.controller, None
         if controller is None:
             return
@@ -182,6 +192,25 @@ class Kubernetes(Plugin[KubernetesConfig]):
     def search_path(self, qname: str, remote_ip: str) -> list[str] | None:
         """Return the search path of the client Pod at `remote_ip` (autopath.py), or None."""
         return autopath.search_path(self.index, self.config, qname, remote_ip, self.autopath_search)
+
+    # -- the fast path -------------------------------------------------------------------------
+
+    def clock(self) -> float:
+        """Return the time the fast path is asked at (ready answers do not age)."""
+        return 0.0
+
+    def fast_answer(
+        self,
+        key: Key,
+        wire: bytes,
+        now: float,
+        *,
+        server: str | None = None,
+        remote: tuple[str, int] = ("0.0.0.0", 0),
+        tcp: bool = False,
+    ) -> bytes | None:
+        """Answer a raw query from the ready answers, or None to send it down the chain."""
+        return self.answers.render(key, wire, self.index.serial_for, tcp)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -212,13 +241,34 @@ class Kubernetes(Plugin[KubernetesConfig]):
                 records += [*chase.prefix, *reply.rr]
                 truncated = bool(reply.header.tc)
         if not records:
-            return self._negative(req, w, NOERROR, spelled)
-        return self._write(req, w, records, out.extra, truncated)
+            return self._negative(req, w, NOERROR, spelled, keep=out.chase is None)
+        return self._write(req, w, records, out.extra, truncated, keep=out.chase is None)
 
-    def _negative(self, req: Request, w: ResponseWriter, rcode: int, zone: str) -> int:
+    def _keep(self, req: Request, reply: dnslib.DNSRecord) -> None:
+        """File a reply computed from the index alone as a ready answer (not before sync)."""
+        if not self.index.synced:
+            return
+        question = req.msg.questions[0]
+        key: Key = (
+            name_wire(tuple(question.qname.label)).lower(),
+            req.qtype,
+            req.qclass,
+            req.do,
+            bool(req.msg.header.cd),
+        )
+        zone = match_zone(self.config.zones, req.qname) or "."
+        scope = scope_of(req.qname, zone, reply)
+        self.answers.store(key, reply, scope, self.config.is_multicluster(zone))
+
+    def _negative(
+        self, req: Request, w: ResponseWriter, rcode: int, zone: str, *, keep: bool = True
+    ) -> int:
         reply = req.reply(rcode, aa=True)
-        reply.add_auth(soa_rr(self.config, zone, self.index.serial))
+        serial = self.index.serial_for(self.config.is_multicluster(zone))
+        reply.add_auth(soa_rr(self.config, zone, serial))
         req.answered_by = self.name
+        if keep and rcode != SERVFAIL:
+            self._keep(req, reply)
         w.write(reply)
         return rcode
 
@@ -229,6 +279,8 @@ class Kubernetes(Plugin[KubernetesConfig]):
         records: list[dnslib.RR],
         extra: list[dnslib.RR],
         truncated: bool,
+        *,
+        keep: bool = True,
     ) -> int:
         reply = req.reply(NOERROR, aa=True)
         reply.rr = records
@@ -236,6 +288,8 @@ class Kubernetes(Plugin[KubernetesConfig]):
         if truncated:
             reply.header.tc = 1
         req.answered_by = self.name
+        if keep and not truncated:
+            self._keep(req, reply)
         w.write(reply)
         return NOERROR
 

@@ -6,7 +6,8 @@ IP (for `pods verified` and autopath), and Services by ClusterIP and
 EndpointSlices by ready endpoint IP for PTR and NS answers. It also keeps the SOA serial: the
 Unix time of the last change that altered DNS data (a Service's type, IPs, external IPs, ports
 or external name; a slice's ready addresses, names or ports; a pod's IP), as CoreDNS's
-controller does.
+controller does. ServiceImports and their EndpointSlices (`multicluster`) live apart in
+`imports` (multicluster.py), with a serial of their own for the multicluster zones.
 
 All methods must be called from the event loop's thread (a watch running in a thread hands
 its events over with `call_soon_threadsafe`): readers never lock, and every method runs to
@@ -19,14 +20,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from kdns.plugins.kubernetes.multicluster import Imports
 from kdns.plugins.kubernetes.objects import (
     EndpointSlice,
     EventType,
     Kind,
     KubeObject,
+    MultiClusterSlice,
     Namespace,
     Pod,
     Service,
+    ServiceImport,
 )
 
 Key = tuple[str, str]
@@ -106,6 +110,19 @@ def _pod_view(p: Pod) -> object:
     return p.ip
 
 
+#: What a change alters: the names of one Service ("svc", namespace, name), the pod names
+#: (PODS), or anything (ALL). Every change also alters names outside any one Service's
+#: (reverse names, wildcards, the namespace level): answers.py drops those on every scope.
+Scope = tuple[str, ...]
+ALL: Scope = ("all",)
+PODS: Scope = ("pod",)
+
+
+def service_scope(namespace: str, name: str) -> Scope:
+    """Return the scope of the names of one Service (and its endpoints and ports)."""
+    return ("svc", namespace, name)
+
+
 class Index:
     """The cluster as DNS sees it; implements the `Sink` protocol of objects.py."""
 
@@ -124,10 +141,15 @@ class Index:
         #: Pod IP -> keys of the pods that have it (autopath finds a client's namespace).
         self._pods_by_ip = IpMap()
         self._modified = 0
+        #: ServiceImports and their slices (`multicluster`), with their own SOA serial.
+        self.imports = Imports()
+        self._mc_modified = 0
         self._synced = False
         self._on_synced: list[Callable[[], None]] = []
         #: Counts every change (namespaces included), for caches of precomputed answers.
         self.changes = 0
+        #: Called with the Scope of every change that alters answers (answers.py listens).
+        self.listeners: list[Callable[[Scope], None]] = []
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -141,6 +163,10 @@ class Index:
         """Return the SOA serial: the last DNS-relevant change, Unix seconds in 32 bits."""
         return self._modified & 0xFFFFFFFF
 
+    def serial_for(self, multicluster: bool) -> int:
+        """Return the SOA serial of a cluster zone, or of a multicluster zone (its own clock)."""
+        return (self._mc_modified if multicluster else self._modified) & 0xFFFFFFFF
+
     def when_synced(self, callback: Callable[[], None]) -> None:
         """Call `callback` once the index is synced (at once if it already is)."""
         if self._synced:
@@ -148,10 +174,20 @@ class Index:
         else:
             self._on_synced.append(callback)
 
-    def _touch(self, relevant: bool) -> None:
+    def _touch(self, relevant: bool, *scopes: Scope) -> None:
+        """Count a change; `relevant` moves the SOA serial; `scopes` are the answers it alters."""
         self.changes += 1
         if relevant:
             self._modified = int(self._clock())
+        for scope in scopes:
+            for listener in self.listeners:
+                listener(scope)
+
+    def _touch_imports(self, relevant: bool, *scopes: Scope) -> None:
+        """Count a change of the clusterset data; `relevant` moves the multicluster serial."""
+        if relevant:
+            self._mc_modified = int(self._clock())
+        self._touch(False, *scopes)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -200,6 +236,10 @@ class Index:
             held = self.slices.get((obj.namespace, obj.name))
         elif isinstance(obj, Service):
             held = self.services.get((obj.namespace, obj.name))
+        elif isinstance(obj, ServiceImport):
+            held = self.imports.imports.get((obj.namespace, obj.name))
+        elif isinstance(obj, MultiClusterSlice):
+            held = self.imports.slices.get((obj.namespace, obj.name))
         return held if held is not None and held == obj else obj
 
     # -- Sink ----------------------------------------------------------------------------------
@@ -210,7 +250,7 @@ class Index:
             names = {o.name for o in objects if isinstance(o, Namespace)}
             if names != self.namespaces:
                 self.namespaces = names
-                self._touch(False)
+                self._touch(False, ALL)
             return
         if kind == "Service":
             services = {(o.namespace, o.name): o for o in objects if isinstance(o, Service)}
@@ -239,10 +279,18 @@ class Index:
                 if p.ip:
                     by_ip.add(p.ip, key)
             self.pods, self._pods_by_ip = pods, by_ip
+        elif kind == "ServiceImport":
+            if self.imports.replace_imports(objects):
+                self._touch_imports(True, ALL)
+            return
+        elif kind == "MultiClusterEndpointSlice":
+            if self.imports.replace_slices(objects):
+                self._touch_imports(True, ALL)
+            return
         else:
             return
         if relevant:
-            self._touch(True)
+            self._touch(True, ALL)
 
     def apply(self, kind: Kind, event: EventType, obj: KubeObject) -> None:
         """Apply one watch event for one object."""
@@ -250,16 +298,22 @@ class Index:
             present = obj.name in self.namespaces
             if event == "DELETED" and present:
                 self.namespaces.discard(obj.name)
-                self._touch(False)
+                self._touch(False, ALL)
             elif event != "DELETED" and not present:
                 self.namespaces.add(obj.name)
-                self._touch(False)
+                self._touch(False, ALL)
         elif isinstance(obj, Service):
             self._apply_service(event, obj)
         elif isinstance(obj, EndpointSlice):
             self._apply_slice(event, obj)
         elif isinstance(obj, Pod):
             self._apply_pod(event, obj)
+        elif isinstance(obj, ServiceImport | MultiClusterSlice):
+            if isinstance(obj, ServiceImport):
+                altered = self.imports.apply_import(event, obj)
+            else:
+                altered = self.imports.apply_slice(event, obj)
+            self._touch_imports(bool(altered), *(service_scope(*key) for key in altered))
 
     def mark_synced(self) -> None:
         """Record that every watched kind has been listed once; wake those waiting for it."""
@@ -291,7 +345,7 @@ class Index:
         elif old is None:
             return
         changed = old is None or event == "DELETED" or _service_view(old) != _service_view(svc)
-        self._touch(changed)
+        self._touch(changed, *((service_scope(*key),) if changed else ()))
 
     def _apply_slice(self, event: EventType, s: EndpointSlice) -> None:
         key = (s.namespace, s.name)
@@ -312,8 +366,12 @@ class Index:
                     self._endpoint_ips.add(ip, key)
         elif old is None:
             return
-        changed = old is None or event == "DELETED" or _slice_view(old) != _slice_view(s)
-        self._touch(changed)
+        owners = {(x.namespace, x.service) for x in (old, s) if x is not None and _dns_slice(x)}
+        # a slice of no Service (no service-name label) changes no name: the serial stays
+        changed = bool(owners) and (
+            old is None or event == "DELETED" or _slice_view(old) != _slice_view(s)
+        )
+        self._touch(changed, *(service_scope(*o) for o in sorted(owners) if changed))
 
     def _apply_pod(self, event: EventType, pod: Pod) -> None:
         key = (pod.namespace, pod.name)
@@ -327,4 +385,4 @@ class Index:
         elif old is None:
             return
         changed = old is None or event == "DELETED" or old.ip != pod.ip
-        self._touch(changed)
+        self._touch(changed, *((PODS,) if changed else ()))

@@ -8,6 +8,7 @@ nothing to say (NODATA). records.py turns entries into resource records per quer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kdns.plugins.kubernetes.config import KubernetesConfig
@@ -25,7 +26,7 @@ from kdns.plugins.kubernetes.names import (
     pod_ip_text,
     trim_zone,
 )
-from kdns.plugins.kubernetes.objects import EndpointSlice, Port, Service
+from kdns.plugins.kubernetes.objects import EndpointSlice, MultiClusterSlice, Port, Service
 
 A, NS, TXT, AAAA, SRV = 1, 2, 16, 28, 33
 #: The version of the Kubernetes DNS specification served at `dns-version.<zone>`.
@@ -59,7 +60,7 @@ def _port_match(r: RecordRequest, p: Port) -> bool:
 class Lookup:
     """Finds the entries of names inside one zone, spelled as the client spelled it."""
 
-    __slots__ = ("config", "index", "local_ips", "ttl", "zone")
+    __slots__ = ("config", "index", "local_ips", "multicluster", "ttl", "zone")
 
     def __init__(
         self,
@@ -73,6 +74,8 @@ class Lookup:
         self.zone = zone
         self.ttl = config.ttl
         self.local_ips = local_ips
+        #: A `multicluster` zone answers ServiceImports instead of Services.
+        self.multicluster = zone.lower() in config.multicluster
 
     def exposed(self, namespace: str) -> bool:
         """Tell whether names in `namespace` are answered: listed (if listed) and existing."""
@@ -117,7 +120,7 @@ class Lookup:
 
     def records(self, qname: str) -> list[Entry] | None:
         """Return the entries of a Service, endpoint or pod name (CoreDNS's Records)."""
-        r = parse_request(trim_zone(qname, self.zone))
+        r = parse_request(trim_zone(qname, self.zone), self.multicluster)
         if r is None:
             return None
         if not r.pod_or_svc:
@@ -126,6 +129,8 @@ class Lookup:
             return None
         if r.pod_or_svc == POD:
             return self.find_pods(r)
+        if self.multicluster:
+            return self.find_imports(r)
         return self.find_services(r)
 
     def find_services(self, r: RecordRequest) -> list[Entry] | None:
@@ -169,6 +174,52 @@ class Lookup:
                 matched = True
                 out.extend(Entry(ip, p.port, key, self.ttl) for ip in svc.cluster_ips)
         return out if matched else None
+
+    def find_imports(self, r: RecordRequest) -> list[Entry] | None:
+        """Return the entries of a ServiceImport name, its endpoints, or its ports.
+
+        As `find_services`, with ServiceImports for Services (ClusterSetIP: `spec.ips`) and
+        their MCS slices for EndpointSlices; endpoint names carry the slice's cluster id.
+        """
+        if not r.service:
+            return []
+        imp = self.index.imports.get(r.namespace, r.service)
+        if imp is None:
+            return None
+        key = join(imp.name, imp.namespace, SVC, self.zone)
+        out: list[Entry] = []
+        if imp.kind == "Headless" or r.endpoint:
+            slices = self.index.imports.slices_of(imp.namespace, imp.name)
+            out = self._endpoint_entries(r, key, slices)
+            return out or None
+        matched = False
+        for p in imp.ports or (NO_PORT,):
+            if _port_match(r, p):
+                matched = True
+                out.extend(Entry(ip, p.port, key, self.ttl) for ip in imp.ips)
+        return out if matched else None
+
+    def _endpoint_entries(
+        self, r: RecordRequest, key: str, slices: Iterable[MultiClusterSlice]
+    ) -> list[Entry]:
+        """Return the entries of the ready endpoints of MCS slices that match `r`."""
+        out: list[Entry] = []
+        pod_names = self.config.endpoint_pod_names
+        for s in slices:
+            if r.endpoint and r.cluster != s.cluster.lower():
+                continue
+            owner = join(s.cluster, key) if s.cluster else key
+            for ep in s.endpoints:
+                if not ep.ready:
+                    continue
+                for addr in ep.addresses:
+                    name = endpoint_name(addr, ep.hostname, ep.pod_name, pod_names)
+                    if r.endpoint and name.lower() != r.endpoint:
+                        continue
+                    for p in s.ports or (NO_PORT,):
+                        if _port_match(r, p):
+                            out.append(Entry(addr, p.port, join(name, owner), self.ttl))
+        return out
 
     def find_pods(self, r: RecordRequest) -> list[Entry] | None:
         """Return the entries of a pod name `<dashed-ip>.<ns>.pod.<zone>`."""

@@ -1,7 +1,8 @@
 """Reading names inside a cluster zone as CoreDNS's kubernetes plugin reads them.
 
 A name is the zone's apex, `svc` or `pod` (apex-like: no record, but it exists), or
-`[[_port._proto.|endpoint.]service.]namespace.(svc|pod)`. Anything else is invalid, which the
+`[[_port._proto.|endpoint.]service.]namespace.(svc|pod)`, and in a multicluster zone also
+`endpoint.clusterid.service.namespace.svc`. Anything else is invalid, which the
 plugin answers NXDOMAIN. Leading underscores are stripped if present, wildcards are not
 special (CoreDNS 1.9 removed them), and three or more labels left of the service are invalid.
 """
@@ -28,6 +29,8 @@ class RecordRequest:
     endpoint: str = ""
     port: str = ""
     protocol: str = ""
+    #: The cluster id of an endpoint name in a multicluster zone (`endpoint.cluster.svc...`).
+    cluster: str = ""
 
 
 def match_zone(zones: tuple[str, ...], qname: str) -> str | None:
@@ -64,8 +67,12 @@ def _underscore(label: str) -> str:
     return label[1:] if label.startswith("_") else label
 
 
-def parse_request(base: str) -> RecordRequest | None:
-    """Parse the part of a query name left of the zone; None means the name is invalid."""
+def parse_request(base: str, multicluster: bool = False) -> RecordRequest | None:
+    """Parse the part of a query name left of the zone; None means the name is invalid.
+
+    In a multicluster zone two labels left of the service without a leading underscore are
+    `<endpoint>.<clusterid>`; with one, or in any other zone, they are `_<port>._<proto>`.
+    """
     if base in ("", SVC, POD):
         return RecordRequest()
     segs = base.split(".")
@@ -82,6 +89,8 @@ def parse_request(base: str) -> RecordRequest | None:
         return RecordRequest(kind, namespace, service)
     if len(segs) == 1:
         return RecordRequest(kind, namespace, service, endpoint=segs[0])
+    if len(segs) == 2 and multicluster and not any(x.startswith("_") for x in segs):
+        return RecordRequest(kind, namespace, service, endpoint=segs[0], cluster=segs[1])
     if len(segs) == 2:
         return RecordRequest(
             kind, namespace, service, port=_underscore(segs[0]), protocol=_underscore(segs[1])

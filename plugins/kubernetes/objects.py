@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-Kind = Literal["Service", "EndpointSlice", "Pod", "Namespace"]
+Kind = Literal[
+    "Service", "EndpointSlice", "Pod", "Namespace", "ServiceImport", "MultiClusterEndpointSlice"
+]
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 ServiceKind = Literal["ClusterIP", "Headless", "ExternalName"]
+ImportKind = Literal["ClusterSetIP", "Headless"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,39 @@ class Namespace:
     name: str
 
 
-KubeObject = Service | EndpointSlice | Pod | Namespace
+@dataclass(frozen=True, slots=True)
+class ServiceImport:
+    """A multicluster.x-k8s.io/v1alpha1 ServiceImport: a Service of the clusterset.
+
+    `kind` is `spec.type` (anything but Headless reads as ClusterSetIP); `ips` is `spec.ips`,
+    canonical text; `ports` is `spec.ports`.
+    """
+
+    namespace: str
+    name: str
+    kind: ImportKind
+    ips: tuple[str, ...] = ()
+    ports: tuple[Port, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MultiClusterSlice:
+    """An EndpointSlice of a ServiceImport: labelled `multicluster.kubernetes.io/service-name`.
+
+    `cluster` is its `multicluster.kubernetes.io/source-cluster` label ("" when absent), the
+    cluster id in its endpoint names `<hostname>.<cluster>.<service>.<ns>.svc.<zone>`.
+    """
+
+    namespace: str
+    name: str
+    service: str
+    cluster: str
+    address_type: Literal["IPv4", "IPv6", "FQDN"]
+    endpoints: tuple[Endpoint, ...] = ()
+    ports: tuple[Port, ...] = ()
+
+
+KubeObject = Service | EndpointSlice | Pod | Namespace | ServiceImport | MultiClusterSlice
 
 
 class Sink(Protocol):

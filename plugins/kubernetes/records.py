@@ -137,7 +137,7 @@ def answer(
         return _ptr(lk, name, qname)
     if qtype == SOA:
         if qname == zone.lower():
-            return Outcome("answer", [soa_rr(config, zone, index.serial)])
+            return Outcome("answer", [soa_rr(config, zone, index.serial_for(lk.multicluster))])
         return Outcome("nodata")  # CoreDNS never checks existence for SOA below the apex
     if qtype in (AXFR, IXFR):
         return Outcome("refused")

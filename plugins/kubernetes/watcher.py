@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import kubernetes.client
@@ -73,14 +74,20 @@ class Relist(Exception):
         self.reason = reason
 
 
+#: Where ServiceImports live (sigs.k8s.io/mcs-api): group, version, plural.
+SERVICE_IMPORTS = ("multicluster.x-k8s.io", "v1alpha1", "serviceimports")
+
+
 def _lister(kind: Kind, client: Any) -> Callable[..., Any]:
     api: Any = kubernetes.client  # typed as Any: the client's typing varies between releases
     if kind == "Service":
         return api.CoreV1Api(client).list_service_for_all_namespaces  # type: ignore[no-any-return]
-    if kind == "EndpointSlice":
+    if kind in ("EndpointSlice", "MultiClusterEndpointSlice"):
         return api.DiscoveryV1Api(client).list_endpoint_slice_for_all_namespaces  # type: ignore[no-any-return]
     if kind == "Namespace":
         return api.CoreV1Api(client).list_namespace  # type: ignore[no-any-return]
+    if kind == "ServiceImport":
+        return partial(api.CustomObjectsApi(client).list_cluster_custom_object, *SERVICE_IMPORTS)
     return api.CoreV1Api(client).list_pod_for_all_namespaces  # type: ignore[no-any-return]
 
 
@@ -91,6 +98,10 @@ def _convert(kind: Kind, obj: dict[str, Any]) -> KubeObject | None:
         return convert.endpoint_slice(obj)
     if kind == "Namespace":
         return convert.namespace(obj)
+    if kind == "ServiceImport":
+        return convert.service_import(obj)
+    if kind == "MultiClusterEndpointSlice":
+        return convert.multicluster_slice(obj)
     return convert.pod(obj)
 
 
@@ -215,9 +226,19 @@ class Watcher:
                 if self._stop.is_set():
                     return
                 failures += 1
-                log.warning(f"{self.kind} {'list' if reason else 'watch'} failed: {_why(exc)}")
+                hint = ""
+                if reason and self._absent(exc):
+                    # No ServiceImport CRD: there are none, so the first sync need not wait.
+                    self.outbox.listed(self.kind, [], reason)
+                    hint = " (is the multicluster.x-k8s.io ServiceImport CRD installed?)"
+                what = "list" if reason else "watch"
+                log.warning(f"{self.kind} {what} failed: {_why(exc)}{hint}")
             self.outbox.up(self.kind, False)
             self._pause(failures)
+
+    def _absent(self, exc: Exception) -> bool:
+        """Tell whether a list failed because the API does not serve the kind at all (404)."""
+        return self.kind == "ServiceImport" and isinstance(exc, ApiException) and exc.status == 404
 
     def _relist(self, reason: str) -> None:
         """List every page, convert as it goes, and hand the complete set over."""

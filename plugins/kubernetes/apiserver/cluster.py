@@ -25,7 +25,7 @@ Obj = dict[str, Any]
 ManifestKey = tuple[str, str, str]
 
 BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_ORDER = ("namespaces", "services", "pods", "endpointslices")
+_ORDER = ("namespaces", "services", "pods", "endpointslices", "serviceimports")
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -131,7 +131,7 @@ class Cluster:
         resource = RESOURCES[plural]
         entry = self.get(plural, namespace, name)
         if plural == "namespaces":
-            for inner in ("endpointslices", "pods", "services"):
+            for inner in ("serviceimports", "endpointslices", "pods", "services"):
                 coll = self.store[inner]
                 for key in [k for k in coll.items if k[0] == name]:
                     self._remove(RESOURCES[inner], coll.items[key])

@@ -1,4 +1,8 @@
-"""The resources the test API server serves, their field labels, and the discovery documents."""
+"""The resources the test API server serves, their field labels, and the discovery documents.
+
+Besides the built-in kinds DNS watches it serves ServiceImports (multicluster.x-k8s.io/v1alpha1)
+as if the Multi-Cluster Services CRD were installed.
+"""
 
 from __future__ import annotations
 
@@ -148,13 +152,25 @@ RESOURCES: dict[str, Resource] = {
             (),
             _COMMON,
         ),
+        # The Multi-Cluster Services API's CRD (sigs.k8s.io/mcs-api), served as if installed.
+        Resource(
+            "serviceimports",
+            "serviceimport",
+            "ServiceImport",
+            "multicluster.x-k8s.io",
+            "v1alpha1",
+            True,
+            ("svcim",),
+            (),
+            _COMMON,
+        ),
     )
 }
 
 #: kind -> resource, for manifests.
 BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES.values()}
 
-GROUPS: dict[str, str] = {"discovery.k8s.io": "v1"}
+GROUPS: dict[str, str] = {"discovery.k8s.io": "v1", "multicluster.x-k8s.io": "v1alpha1"}
 
 
 def api_versions(address: str) -> Obj:

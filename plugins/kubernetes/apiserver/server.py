@@ -41,7 +41,8 @@ def _utcnow() -> datetime:
 
 class ApiServer:
     """A small Kubernetes API server (core/v1 Services, Pods, Namespaces; discovery.k8s.io/v1
-    EndpointSlices) loaded from manifests, speaking HTTP/1.1 JSON on `url`."""
+    EndpointSlices; multicluster.x-k8s.io/v1alpha1 ServiceImports) loaded from manifests,
+    speaking HTTP/1.1 JSON on `url`."""
 
     def __init__(
         self,

@@ -127,6 +127,17 @@ def _slice(obj: Obj, now: datetime) -> list[Any]:
     ]
 
 
+def _service_import(obj: Obj, now: datetime) -> list[Any]:
+    spec = obj.get("spec") or {}
+    ips = [ip for ip in spec.get("ips") or [] if isinstance(ip, str)]
+    return [
+        obj["metadata"]["name"],
+        spec.get("type", ""),
+        ",".join(ips) or "<none>",
+        _age(obj, now),
+    ]
+
+
 def _col(name: str, kind: str = "string", priority: int = 0, fmt: str = "") -> Obj:
     return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
 
@@ -165,6 +176,8 @@ COLUMNS: dict[str, tuple[list[Obj], Row]] = {
         [_NAME, _col("AddressType"), _col("Ports"), _col("Endpoints"), _AGE],
         _slice,
     ),
+    # The printer columns of the mcs-api CRD.
+    "ServiceImport": ([_NAME, _col("Type"), _col("IP"), _AGE], _service_import),
 }
 
 

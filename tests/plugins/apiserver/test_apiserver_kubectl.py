@@ -75,6 +75,34 @@ async def test_get_endpointslices_as_json(
     assert len(items) == 6
 
 
+async def test_get_serviceimports_all_namespaces(
+    server: ApiServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """`kubectl get serviceimports -A` finds the MCS group by discovery and prints the imports;
+    the short name and `-o json` work too."""
+    for name, spec in (
+        ("web", {"type": "ClusterSetIP", "ips": ["10.42.0.1", "fd00:42::1"], "ports": []}),
+        ("db", {"type": "Headless", "ports": [{"name": "sql", "port": 5432}]}),
+    ):
+        server.apply(
+            {
+                "apiVersion": "multicluster.x-k8s.io/v1alpha1",
+                "kind": "ServiceImport",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": spec,
+            }
+        )
+    args = ("--server", server.url, "get")
+    rows = table(await kubectl(env, tmp_path, *args, "serviceimports", "-A"))
+    assert rows[0] == ["NAMESPACE", "NAME", "TYPE", "IP", "AGE"]
+    assert [r[:4] for r in rows[1:]] == [
+        ["default", "db", "Headless", "<none>"],
+        ["default", "web", "ClusterSetIP", "10.42.0.1,fd00:42::1"],
+    ]
+    out = await kubectl(env, tmp_path, *args, "svcim", "web", "-o", "json")
+    assert json.loads(out)["spec"]["ips"] == ["10.42.0.1", "fd00:42::1"]
+
+
 async def test_kubectl_with_the_written_kubeconfig(
     server: ApiServer, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -1,0 +1,149 @@
+"""Ready answers: each reply the plugin computes is kept as bytes until a watch event alters it.
+
+The first query for a name runs records.py and the handler writes the reply; the reply is also
+packed into an `Entry` (the cache's byte form: a hit copies the bytes, writes the client's ID,
+flags and question case) and filed under the scope of the names it depends on. A watch event
+drops exactly the entries of the scope it touched (one Service's names, the pod names, or
+everything for a namespace change or a re-list), plus the entries that depend on more than one
+Service (reverse names, wildcards, namespace-level names, answers through a CNAME), so the
+next query computes them again. The per-query path for a known name is a dictionary lookup.
+
+The SOA serial moves with every change anywhere in the cluster; rather than drop every negative
+answer on every event, an entry remembers where its SOA serial sits and a hit writes the
+current serial there.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+import dnslib
+
+from kdns.plugins.kubernetes.index import ALL, PODS, Scope, service_scope
+from kdns.plugins.packed import Entry, pack
+from kdns.plugins.wire import OPT_DO, OPT_PLAIN, Key, client_size, soa_serial_offset
+
+#: The scope of answers that depend on more than one Service (dropped on every change).
+SHARED: Scope = ("shared",)
+#: How many answers are kept; past it the oldest is dropped (a cold start refills on demand).
+CAPACITY = 50_000
+SVC_LABEL, POD_LABEL = "svc", "pod"
+WILDCARDS = ("*", "any")
+CNAME = 5
+
+
+def scope_of(qname: str, zone: str, reply: dnslib.DNSRecord) -> Scope:
+    """Return the scope a reply to lower-case `qname` in lower-case `zone` depends on."""
+    if any(rr.rtype == CNAME for rr in reply.rr):
+        return SHARED  # an ExternalName inside the zone: the target is another Service
+    head = qname[: len(qname) - len(zone)].rstrip(".") if zone != "." else qname.rstrip(".")
+    labels = head.split(".") if head else []
+    if len(labels) >= 3 and labels[-1] == SVC_LABEL:
+        namespace, service = labels[-2], labels[-3]
+        if namespace not in WILDCARDS and service not in WILDCARDS:
+            return service_scope(namespace, service)
+    elif len(labels) >= 3 and labels[-1] == POD_LABEL:
+        return PODS
+    return SHARED
+
+
+class Prepared:
+    """One ready reply: the cache's Entry (no TTL rewriting), where its SOA serial sits and
+    whether that is the serial of a multicluster zone."""
+
+    __slots__ = ("entry", "multicluster", "scope", "serial_at")
+
+    def __init__(self, entry: Entry, scope: Scope, serial_at: int, multicluster: bool) -> None:
+        self.entry = entry
+        self.scope = scope
+        self.serial_at = serial_at
+        self.multicluster = multicluster
+
+
+class AnswerTable:
+    """Ready replies by query key, dropped scope by scope as the index changes."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self.entries: dict[Key, Prepared] = {}
+        self._scopes: dict[Scope, set[Key]] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def store(
+        self, key: Key, reply: dnslib.DNSRecord, scope: Scope, multicluster: bool = False
+    ) -> None:
+        """Keep `reply` (as written, without OPT) for `key`; skipped if it cannot be packed.
+
+        `multicluster`: the reply's zone is a multicluster zone, whose SOA has its own serial.
+        """
+        try:
+            wire, locked = pack(reply)
+            entry = Entry(
+                wire, (), _question_end(wire), ttl=0, stored=0.0, kind="", ad=False, locked=locked
+            )
+            serial_at = soa_serial_offset(wire)
+        except Exception:  # a reply dnslib cannot pack is answered by the chain every time
+            return
+        if key not in self.entries and len(self.entries) >= self.capacity:
+            oldest = next(iter(self.entries))
+            self._forget(oldest)
+        self._forget(key)
+        self.entries[key] = Prepared(entry, scope, serial_at, multicluster)
+        self._scopes.setdefault(scope, set()).add(key)
+
+    def _forget(self, key: Key) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            keys = self._scopes.get(old.scope)
+            if keys is not None:
+                keys.discard(key)
+
+    def changed(self, scope: Scope) -> None:
+        """Drop the replies `scope` alters (an Index listener)."""
+        if scope == ALL:
+            self.entries.clear()
+            self._scopes.clear()
+            return
+        for dropped in (scope, SHARED):
+            for key in self._scopes.pop(dropped, ()):
+                self.entries.pop(key, None)
+
+    def render(
+        self, key: Key, wire: bytes, serial_for: Callable[[bool], int], tcp: bool
+    ) -> bytes | None:
+        """Return the reply to a raw query from the table, or None when the chain must answer.
+
+        `serial_for(multicluster)` gives the current SOA serial (Index.serial_for).
+        None: no entry, a question whose case cannot be echoed by copying bytes (Entry.locked),
+        or a reply larger than the client takes (the chain truncates it).
+        """
+        prepared = self.entries.get(key)
+        if prepared is None:
+            return None
+        entry = prepared.entry
+        qend = entry.qend
+        qname = wire[12:qend]
+        if entry.locked and qname != entry.wire[12:qend]:
+            return None
+        limit, edns = client_size(wire, qend - 12, tcp)
+        if len(entry.wire) + (11 if edns else 0) > limit:
+            return None
+        do = key[3]
+        opt = (OPT_DO if do else OPT_PLAIN) if edns else b""
+        out = entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, 0, opt, do)
+        at = prepared.serial_at
+        if at:
+            serial = serial_for(prepared.multicluster)
+            out = b"".join((out[:at], struct.pack("!I", serial), out[at + 4 :]))
+        return out
+
+
+def _question_end(wire: bytes) -> int:
+    """Return the offset just past the first question's name."""
+    i = 12
+    while wire[i]:
+        i += wire[i] + 1
+    return i + 1

@@ -1,0 +1,208 @@
+"""kubernetes answers on the fast path: computed once, then sent from bytes until an event.
+
+The first query of a name runs the plugin; later ones are served from the ready answer as
+bytes (DESIGN.md, "Speed"). The fast path must send exactly what the chain sends, drop only
+what a watch event alters, keep the SOA serial current, and work behind kubeadm's cache with
+`disable success/denial cluster.local` (counting the cache misses the chain would count) and
+its `loadbalance` (reordering the bytes as the chain reorders records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import dns.message
+import dns.rcode
+import pytest
+
+from kdns.plugins.kubernetes import Kubernetes
+from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
+from kdns.plugins.loadbalance.handler import Loadbalance
+from kdns.plugins.wire import query_key
+from kdns.runtime.server import Server
+from kdns.runtime.testing import free_port, running
+
+from .test_fast_path import counter, normalised, raw, set_fast
+from .test_kubernetes_events import (
+    CLUSTER,
+    HTTP,
+    KNOWN,
+    SERVICE_CIDRS,
+    T,
+    answers,
+    endpoint_slice,
+    eventually,
+    quick_retry,
+    serial,
+    service,
+)
+
+NEGATIVE = [
+    ("nosuch." + T, "A"),
+    ("api.example.com." + T, "A"),
+    ("svc1." + T, "TXT"),
+    ("cluster.local.", "SOA"),
+    ("cluster.local.", "NS"),
+    ("Svc1.TestNS.svc.Cluster.Local.", "A"),
+    ("SVC1." + T, "A"),
+]
+
+KUBEADM = """\
+.:{port} {{
+    errors
+    prometheus 127.0.0.1:{metrics}
+    kubernetes cluster.local in-addr.arpa ip6.arpa {{
+        kubeconfig {kubeconfig}
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 30
+    }}
+    cache 30 {{
+        disable success cluster.local
+        disable denial cluster.local
+    }}
+    loadbalance
+}}
+"""
+
+
+class Cluster:
+    """A kdns serving the test cluster with kubeadm's cache settings, and its API server."""
+
+    def __init__(self, api: ApiServer, server: Server, port: int, metrics: int) -> None:
+        self.api = api
+        self.server = server
+        self.port = port
+        self.metrics = metrics
+
+    def handler(self) -> Kubernetes:
+        assert self.server.current is not None
+        for mux in self.server.current.muxes.values():
+            for routes in mux.routes.values():
+                for route in routes:
+                    for answerer in route.fast:
+                        if isinstance(answerer, Kubernetes):
+                            return answerer
+        raise AssertionError("no kubernetes handler on the fast path")
+
+    def fix_order(self) -> None:
+        """Make loadbalance's draws repeatable, so two paths can be compared byte for byte."""
+        assert self.server.current is not None
+        for mux in self.server.current.muxes.values():
+            for routes in mux.routes.values():
+                handler = routes[0].chain
+                while handler is not None:
+                    if isinstance(handler, Loadbalance):
+                        handler.randbelow = lambda n: 0
+                    handler = getattr(handler, "next", None)
+
+    def fast(self, name: str, rdtype: str) -> bytes | None:
+        """What the listener's fast path answers for a query, without the chain."""
+        assert self.server.current is not None
+        wire = dns.message.make_query(name, rdtype).to_wire()
+        mux = next(iter(self.server.current.muxes.values()))
+        return mux.fast(wire, "udp", ("127.0.0.1", 5353))
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with ApiServer([CLUSTER], poll_interval=0, service_cidrs=SERVICE_CIDRS) as api:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api.url)
+        port, metrics = free_port(), free_port()
+        text = KUBEADM.format(port=port, metrics=metrics, kubeconfig=kubeconfig)
+        async with running(text, tmp_path, quick_retry()) as server:
+            yield Cluster(api, server, port, metrics)
+
+
+async def test_fast_and_chain_send_the_same_bytes(cluster: Cluster) -> None:
+    """Every kind of name, positive and negative, over UDP and TCP, with and without EDNS/DO,
+    reordered by loadbalance on the bytes as on the chain."""
+    cluster.fix_order()
+    for name, rdtype in [*KNOWN, *NEGATIVE]:
+        for make in ({}, {"use_edns": 0}, {"want_dnssec": True}):
+            for tcp in (False, True):
+                set_fast(cluster.server, False)
+                chain = await raw(cluster.port, name, rdtype, tcp=tcp, **make)
+                set_fast(cluster.server, True)
+                fast = await raw(cluster.port, name, rdtype, tcp=tcp, **make)
+                assert normalised(fast) == normalised(chain), (name, rdtype, make, tcp)
+
+
+async def test_known_names_are_answered_from_bytes(cluster: Cluster) -> None:
+    """After one query, the listener answers without the chain, with the client's ID."""
+    for name, rdtype in [*KNOWN, ("nosuch." + T, "A")]:
+        assert cluster.fast(name, rdtype) is None, name  # nothing computed yet
+        await raw(cluster.port, name, rdtype)
+        reply = cluster.fast(name, rdtype)
+        assert reply is not None, name
+        msg = dns.message.from_wire(reply)
+        assert str(msg.question[0].name).lower() == name.lower()
+
+
+async def test_an_event_drops_only_the_names_it_touches(cluster: Cluster) -> None:
+    """A change to one Service drops its names (and those that span Services, such as
+    wildcards); the names of other Services stay ready, and a negative answer carries the new
+    serial."""
+    await raw(cluster.port, "svc1." + T, "A")
+    await raw(cluster.port, "multi." + T, "A")
+    await raw(cluster.port, "nosuch." + T, "A")
+    await raw(cluster.port, "*.testns.svc.cluster.local.", "A")
+    old_serial = serial(dns.message.from_wire(await raw(cluster.port, "nosuch." + T, "A")))
+
+    assert cluster.fast("*.testns.svc.cluster.local.", "A") is not None
+
+    cluster.api.apply(service("multi", {"clusterIP": "10.96.7.7", "ports": HTTP}))
+    await eventually(cluster.port, "multi." + T, "A", answers("10.96.7.7"))
+    assert cluster.fast("svc1." + T, "A") is not None  # untouched: still ready
+    assert cluster.fast("*.testns.svc.cluster.local.", "A") is None  # many Services: dropped
+    negative = cluster.fast("nosuch." + T, "A")
+    assert negative is not None
+    reply = dns.message.from_wire(negative)
+    assert reply.rcode() == dns.rcode.NXDOMAIN
+    assert serial(reply) >= old_serial
+    assert serial(reply) == cluster.handler().index.serial
+
+
+async def test_a_new_endpoint_replaces_the_ready_answer(cluster: Cluster) -> None:
+    """A slice added to a Service changes its next answer, from the fast path too."""
+    name = "svc6." + T
+    first = dns.message.from_wire(await raw(cluster.port, name, "A"))
+    cluster.api.apply(service("fresh", {"clusterIP": "None", "ports": HTTP}))
+    cluster.api.apply(endpoint_slice("fresh-1", "fresh", "10.1.9.1"))
+    await eventually(cluster.port, "fresh." + T, "A", answers("10.1.9.1"))
+    cluster.api.apply(endpoint_slice("fresh-2", "fresh", "10.1.9.2"))
+    await eventually(cluster.port, "fresh." + T, "A", answers("10.1.9.1", "10.1.9.2"))
+    again = dns.message.from_wire(await raw(cluster.port, name, "A"))
+    assert again.answer == first.answer
+
+
+async def test_cache_in_front_counts_its_misses_on_the_fast_path(cluster: Cluster) -> None:
+    """kubeadm's cache never stores cluster.local names; the fast path passes them on to the
+    kubernetes plugin and counts a cache request and miss each time, as the chain does."""
+    label = f"dns://:{cluster.port}"
+    name = "svc1." + T
+    await raw(cluster.port, name, "A")
+    before = (
+        counter("coredns_cache_requests_total", server=label),
+        counter("coredns_cache_misses_total", server=label),
+        counter("coredns_dns_responses_total", server=label, plugin="kubernetes"),
+    )
+    for _ in range(5):
+        await raw(cluster.port, name, "A")
+    after = (
+        counter("coredns_cache_requests_total", server=label),
+        counter("coredns_cache_misses_total", server=label),
+        counter("coredns_dns_responses_total", server=label, plugin="kubernetes"),
+    )
+    assert [b - a for a, b in zip(before, after, strict=True)] == [5, 5, 5]
+    assert cluster.fast(name, "A") is not None  # and they were answered from bytes
+    # names outside cluster.local are the cache's own: not passed on
+    wire = dns.message.make_query("example.com.", "A").to_wire()
+    key = query_key(wire)
+    assert key is not None
+    assert cluster.server.current is not None
+    route = next(iter(cluster.server.current.muxes.values())).wire_routes[b"\x00"]
+    assert [type(a).__name__ for a in route.fast] == ["Cache", "Kubernetes"]
+    cache = route.fast[0]
+    assert not cache.fast_passes(key)  # type: ignore[attr-defined]
