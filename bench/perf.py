@@ -1,0 +1,134 @@
+"""What the benchmarks share: ports, process CPU and RSS from /proc, dnsperf runs and parsing.
+
+Imported by the scripts next to it (`python bench/X.py` puts bench/ on sys.path).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+_GIVEN: set[int] = set()
+
+
+def free_port() -> int:
+    """Return a port free for both UDP and TCP on 127.0.0.1, never the same one twice."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def wait_ready(port: int, name: str) -> None:
+    query = (
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+        + b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+        + b"\x00\x00\x01\x00\x01"
+    )
+    deadline = time.monotonic() + 20
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.2)
+        while time.monotonic() < deadline:
+            s.sendto(query, ("127.0.0.1", port))
+            try:
+                s.recv(512)
+                return
+            except TimeoutError:
+                continue
+    raise RuntimeError(f"server on port {port} did not answer")
+
+
+@dataclass
+class Result:
+    name: str
+    qps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    cpu_per_1000: float = 0.0
+    rss_mib: float = 0.0
+    sent: int = 0
+    lost: int = 0
+
+    @property
+    def answered(self) -> float:
+        """The share of queries sent that got an answer, in percent."""
+        return 100.0 * (self.sent - self.lost) / self.sent if self.sent else 0.0
+
+
+def dnsperf(
+    port: int,
+    queries: Path,
+    seconds: float,
+    qps: float | None = None,
+    verbose: bool = False,
+    once: bool = False,
+) -> str:
+    """Run dnsperf against 127.0.0.1:port and return its report (`once`: the file one time)."""
+    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries)]
+    cmd += ["-n", "1"] if once else ["-l", str(seconds)]
+    cmd += ["-c", "8", "-q", "500", "-t", "2"]
+    if qps:
+        cmd += ["-Q", str(int(qps))]
+    if verbose:
+        cmd.append("-v")
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+
+def _field(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    if found is None:
+        raise RuntimeError(f"dnsperf report without {pattern!r}:\n{text}")
+    return float(found.group(1))
+
+
+def throughput(
+    result: Result, pid: int, port: int, queries: Path, seconds: float, once: bool = False
+) -> None:
+    """Fill in the maximum qps, the lost queries and the server's CPU per 1,000 answers."""
+    before = cpu_seconds(pid)
+    out = dnsperf(port, queries, seconds, once=once)
+    used = cpu_seconds(pid) - before
+    result.qps = _field(r"Queries per second:\s+([\d.]+)", out)
+    completed = _field(r"Queries completed:\s+(\d+)", out)
+    result.sent = int(_field(r"Queries sent:\s+(\d+)", out))
+    result.lost = int(_field(r"Queries lost:\s+(\d+)", out))
+    result.cpu_per_1000 = used / max(completed, 1) * 1000
+    result.rss_mib = peak_rss_mib(pid)
+
+
+def latency(result: Result, port: int, queries: Path, qps: float, seconds: float) -> None:
+    """Fill in p50 and p99 latency at a fixed offered load of `qps`."""
+    out = dnsperf(port, queries, seconds, qps, verbose=True)
+    latencies = sorted(float(x) for x in re.findall(r"^> \S+ .* ([\d.]+)$", out, re.M))
+    if latencies:
+        result.p50_ms = statistics.median(latencies) * 1000
+        result.p99_ms = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
