@@ -21,14 +21,14 @@ _GIVEN: set[int] = set()
 
 
 def free_port() -> int:
-    """Return a port free for both UDP and TCP on 127.0.0.1, never the same one twice."""
+    """Return a port free for both UDP and TCP on every IPv4 address, never the same one twice."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
+            udp.bind(("", 0))
             port = int(udp.getsockname()[1])
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
                 try:
-                    tcp.bind(("127.0.0.1", port))
+                    tcp.bind(("", port))
                 except OSError:
                     continue
         if port not in _GIVEN:

@@ -57,7 +57,11 @@ def _socket(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
+        address: tuple[object, ...] = (host, port)
+        if "%" in host:  # link-local IPv6 (`bind eth0`): the scope must become a scope id
+            found = socket.getaddrinfo(host, port, family, kind, 0, socket.AI_NUMERICHOST)
+            address = found[0][4]
+        sock.bind(address)
         sock.setblocking(False)
     except OSError:
         sock.close()

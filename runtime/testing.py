@@ -17,18 +17,34 @@ from kdns.runtime.server import RunOptions, Server
 
 
 def free_port() -> int:
-    """Return a port that is free for both UDP and TCP on 127.0.0.1 right now."""
+    """Return a port free for UDP and TCP on every address, IPv4 and IPv6, right now.
+
+    A server block without `bind` listens on all addresses, so a port taken on any one of
+    them (an upstream's outgoing socket on the machine's own address, say) will not do.
+    """
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
+            udp.bind(("", 0))
             port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
+            if _free_elsewhere(port):
                 return port
     raise RuntimeError("no free port found")
+
+
+def _free_elsewhere(port: int) -> bool:
+    """Tell whether TCP on IPv4 and UDP and TCP on IPv6 can all bind `port` on any address."""
+    tries = [(socket.AF_INET, socket.SOCK_STREAM)]
+    if socket.has_ipv6:
+        tries += [(socket.AF_INET6, socket.SOCK_DGRAM), (socket.AF_INET6, socket.SOCK_STREAM)]
+    for family, kind in tries:
+        with socket.socket(family, kind) as sock:
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(("", port))
+            except OSError:
+                return False
+    return True
 
 
 @contextlib.asynccontextmanager
