@@ -11,7 +11,8 @@ resolver the CNAME is returned alone. `fallthrough` passes NXDOMAIN answers on.
 Each file is read in `start()`; relative paths start from the block's *root*. Every `reload`
 interval the file is read again and the zone replaced when its SOA serial changed (or, with
 `reload_by_mtime`, its modification time); a file that fails to read keeps the zone served
-and logs an error. The zones are offered to *transfer* (the Transferer capability).
+and logs an error. The zones are offered to *transfer* (the Transferer capability), which
+is told of each zone loaded and of each reload (the Notifier capability) to send NOTIFY.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class File(Plugin[FileConfig]):
         self.resolve: Resolver | None = None
         self._sleep = sleep
         self._tasks: list[asyncio.Task[None]] = []
+        self._listeners: list[Callable[[str], None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -117,6 +119,8 @@ class File(Plugin[FileConfig]):
                 log.warning(f"{message}: trying again in {slot.config.reload:g}s")
             except ZoneFileError as exc:
                 raise PluginError(self.name, str(exc)) from None
+        for slot in self.slots.values():
+            self._announce(slot)
         for config in dict.fromkeys(s.config for s in self.slots.values()):
             if config.reload > 0:
                 task = asyncio.create_task(self._watch(config), name=f"file reload {config.path}")
@@ -158,7 +162,25 @@ class File(Plugin[FileConfig]):
         log.info(
             f"Successfully reloaded zone {zone.text} in {slot.path!r} with {zone.serial} SOA serial"
         )
+        self._announce(slot)
         return True
+
+    def on_change(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(zone)` for each zone loaded and on each reload (*transfer*'s NOTIFY);
+        the zones already loaded are announced at once."""
+        self._listeners.append(callback)
+        for slot in self.slots.values():
+            if slot.zone is not None:
+                callback(_text(slot.origin).lower())
+
+    def _announce(self, slot: Slot) -> None:
+        if slot.zone is None:
+            return
+        for callback in self._listeners:
+            try:
+                callback(_text(slot.origin).lower())
+            except Exception:  # a listener's failure must not stop serving or reloading
+                log.exception("announcing a zone change failed", zone=_text(slot.origin))
 
     # -- queries -------------------------------------------------------------------------
 

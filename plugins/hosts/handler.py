@@ -31,6 +31,7 @@ from kdns.plugins.hosts.answers import AAAA, PTR, A, Answers
 from kdns.plugins.hosts.config import HostsConfig
 from kdns.plugins.hosts.metrics import ENTRIES, RELOAD_TIMESTAMP
 from kdns.plugins.hosts.store import HostsMap, in_zones, inline_map, parse_hosts
+from kdns.plugins.root import resolve_path
 
 log = structlog.get_logger("plugin/hosts")
 
@@ -53,7 +54,7 @@ class Hosts(Plugin[HostsConfig]):
     ) -> None:
         super().__init__(configs, nxt, ctx)
         config = self.config
-        self.path = config.path
+        self.path = resolve_path(config.path, ctx.configs)  # relative: from the block's root
         self.zones = config.zones
         self._all_zones = "." in config.zones
         self._fall = config.fallthrough

@@ -39,6 +39,7 @@ from kdns.plugins.kubernetes.axfr import zone_transfer
 from kdns.plugins.kubernetes.config import KubernetesConfig
 from kdns.plugins.kubernetes.index import ALL, Index
 from kdns.plugins.kubernetes.local import own_addresses
+from kdns.plugins.kubernetes.metadata import request_metadata
 from kdns.plugins.kubernetes.names import match_zone
 from kdns.plugins.kubernetes.objects import Sink
 from kdns.plugins.kubernetes.records import MAX_CNAMES, answer, soa_rr
@@ -192,6 +193,10 @@ class Kubernetes(Plugin[KubernetesConfig]):
     def search_path(self, qname: str, remote_ip: str) -> list[str] | None:
         """Return the search path of the client Pod at `remote_ip` (autopath.py), or None."""
         return autopath.search_path(self.index, self.config, qname, remote_ip, self.autopath_search)
+
+    def metadata(self, req: Request) -> dict[str, str]:
+        """Return the `kubernetes/...` metadata of `req` (metadata.py), for *metadata*."""
+        return request_metadata(self.index, self.config, req.qname, req.remote[0])
 
     # -- the fast path -------------------------------------------------------------------------
 

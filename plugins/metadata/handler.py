@@ -1,8 +1,9 @@
 """metadata: collects the values plugins publish about a query into `req.meta`.
 
 Providers are the plugins of the same server block that implement `MetadataProvider` (in
-kdns: *view*, which publishes `view/name`). The runtime also collects before it evaluates a
-block's view, so `metadata('LABEL')` works in view expressions, as in CoreDNS.
+kdns: *view*, which publishes `view/name`, and *kubernetes*, `kubernetes/...`). The runtime
+also collects before it evaluates a block's view, so `metadata('LABEL')` works in view
+expressions, as in CoreDNS.
 """
 
 from __future__ import annotations

@@ -8,11 +8,16 @@ records; when none is, the query goes on down the chain (where the *kubernetes* 
 one, refuses it). A zone up to date for an IXFR gets its SOA alone; anything else is sent as
 a stream of messages of at most 16 KiB, each a reply to the question.
 
-kdns sends no NOTIFY: neither *kubernetes* nor *k8s_external* has changes to announce in
-CoreDNS either.
+NOTIFY (notify.py): a transferer that announces its changes (the Notifier capability:
+*file*) tells this plugin of each zone it loads at startup and of each new serial; the
+secondaries in the closest `transfer` zone's `to` (but `*`) are then notified, from `source`
+when set. *kubernetes* and *k8s_external* announce nothing, as in CoreDNS.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
 
 import dnslib
 import structlog
@@ -28,8 +33,9 @@ from kdns.plugins.base import (
     ResponseWriter,
     next_or_failure,
 )
-from kdns.plugins.transfer.capability import Transferer, transferers
+from kdns.plugins.transfer.capability import Notifier, Transferer, transferers
 from kdns.plugins.transfer.config import TransferConfig
+from kdns.plugins.transfer.notify import TIMEOUT, notify_all
 
 log = structlog.get_logger("plugin/transfer")
 
@@ -85,10 +91,42 @@ class Transfer(Plugin[TransferConfig]):
         super().__init__(configs, nxt, ctx)
         #: The plugins behind this one that can list a zone, in chain order (found at start).
         self.sources: list[Transferer] = transferers(nxt)
+        self._notifying: set[asyncio.Task[None]] = set()
+        #: Seconds each NOTIFY waits for the secondary's reply (tests shorten it).
+        self.notify_timeout = TIMEOUT
 
     async def start(self) -> None:
-        """Find the transfer-capable plugins behind this one (the chain is complete by now)."""
+        """Find the transfer-capable plugins behind this one (the chain is complete by now),
+        and ask those that announce changes to tell this plugin, to send NOTIFY."""
         self.sources = transferers(self.next)
+        for source in self.sources:
+            if isinstance(source, Notifier):
+                source.on_change(self.notify)
+
+    async def stop(self) -> None:
+        """Give up the NOTIFY messages still being sent."""
+        tasks = list(self._notifying)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def notify(self, zone: str) -> None:
+        """Start notifying the secondaries of `zone` (the `to` addresses of its closest
+        `transfer` zone, but `*`); a zone outside every `transfer` zone is ignored."""
+        config = self._config(zone.lower())
+        if config is None or not config.to:
+            return
+        task = asyncio.create_task(self._send(zone.lower(), config), name=f"notify {zone}")
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
+
+    async def _send(self, zone: str, config: TransferConfig) -> None:
+        failed = await notify_all(zone, config.to, config.source, timeout=self.notify_timeout)
+        for target, problem in failed.items():
+            log.error(f"notify for zone {zone!r} was not accepted by {_hp(target)}: {problem}")
+        log.debug("sent notifies", zone=zone, to=[_hp(t) for t in config.to])
 
     def _config(self, qname: str) -> TransferConfig | None:
         """Return the `transfer` directive whose zone holds `qname` most closely."""
@@ -145,3 +183,8 @@ class Transfer(Plugin[TransferConfig]):
             serial=int(records[0].rdata.times[0]),
         )
         return NOERROR
+
+
+def _hp(target: tuple[str, int]) -> str:
+    host, port = target
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

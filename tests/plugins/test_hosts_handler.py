@@ -14,7 +14,7 @@ from kdns.plugins.base import NOERROR, SERVFAIL, BuildContext
 from kdns.plugins.hosts import Hosts, HostsConfig
 from kdns.plugins.hosts.metrics import ENTRIES, RELOAD_TIMESTAMP
 from kdns.plugins.hosts.store import address_from_reverse, parse_hosts, parse_ip
-from kdns.plugins.testing import StubHandler, build, make_request, parse_one, run
+from kdns.plugins.testing import StubHandler, build, load_text, make_request, parse_one, run
 
 HOSTS = """\
 # a comment line
@@ -213,6 +213,35 @@ async def test_missing_file_warns_and_inline_is_served(tmp_path: Path) -> None:
     assert {"event": f"File does not exist: {path}", "log_level": "warning"} in logs
     _, w = await run(h, make_request("only.example.org", "A"))
     assert rows(w.reply) == [("only.example.org.", "A", 3600, "10.0.0.7")]
+
+
+def in_block_with_root(text: str) -> Hosts:
+    """Build the hosts handler of a one-block Corefile, with every directive's config."""
+    block = load_text(text).servers[0]
+    configs: dict[str, tuple[object, ...]] = {}
+    for entry in block.plugins:
+        configs[entry.name] = (*configs.get(entry.name, ()), entry.config)
+    return Hosts(configs["hosts"], StubHandler(), BuildContext(block.zones, configs))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("relative", [True, False])
+async def test_root_is_the_directory_of_a_relative_file(
+    tmp_path: Path, hosts_file: Path, relative: bool
+) -> None:
+    """CoreDNS joins a relative FILE to the block's root; an absolute FILE is kept."""
+    named = hosts_file.name if relative else str(hosts_file)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    root = hosts_file.parent if relative else other
+    h = in_block_with_root(f"example.org {{\n    root {root}\n    hosts {named}\n}}\n")
+    assert h.path == str(hosts_file)
+    await h.start()
+    _, w = await run(h, make_request("web.example.org", "A"))
+    assert rows(w.reply) == [
+        ("web.example.org.", "A", 3600, "10.0.0.1"),
+        ("web.example.org.", "A", 3600, "10.0.0.2"),
+    ]
+    await h.stop()
 
 
 async def test_reload_reads_changes_and_sets_metrics(hosts_file: Path) -> None:
