@@ -309,6 +309,24 @@ class FastAnswer(Protocol):
         ...
 
 
+class Fresh(Protocol):
+    """Whether an answer given from bytes would still be given the same way now."""
+
+    def fresh(self) -> bool:
+        """Tell whether the answer is still the same."""
+        ...
+
+
+@runtime_checkable
+class FastReuse(Protocol):
+    """A fast answerer whose answers may be sent again, as bytes, while they stay the same."""
+
+    def fast_reuse(self) -> tuple[Fresh, Callable[[int], None]] | None:
+        """Return how long the answer fast_answer just gave stays the same, and what this
+        plugin counts per answer (called with how many were sent again); None: do not reuse."""
+        ...
+
+
 @runtime_checkable
 class FastTransform(Protocol):
     """A handler that changes replies on their way out (loadbalance), on bytes as well."""
@@ -327,8 +345,8 @@ class FastPass(Protocol):
         """Tell whether the chain would only pass this query on (and store nothing)."""
         ...
 
-    def fast_passed(self, server: str) -> None:
-        """Count a query passed on, as the chain counts it, once a later answerer answered."""
+    def fast_passed(self, server: str, count: int = 1) -> None:
+        """Count queries passed on, as the chain counts them, once a later answerer answered."""
         ...
 
 
@@ -350,8 +368,9 @@ class FastObserver(Protocol):
         rcode: int,
         plugin: str,
         seconds: float,
+        count: int = 1,
     ) -> None:
-        """Count one query answered without running the chain."""
+        """Count `count` queries answered alike without running the chain."""
         ...
 
 

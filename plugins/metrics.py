@@ -8,7 +8,7 @@ the life of the process, across reloads, as CoreDNS's do.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,14 +46,14 @@ class Metric:
         """Forget the series for `labels`."""
         self.values.pop(labels, None)
 
-    def observe(self, labels: tuple[str, ...], value: float) -> None:
-        """Record one observation in the histogram for `labels`."""
+    def observe(self, labels: tuple[str, ...], value: float, count: int = 1) -> None:
+        """Record `count` observations of `value` in the histogram for `labels`."""
         counts = self.counts.get(labels)
         if counts is None:
             counts = self.counts[labels] = [0] * (len(self.buckets) + 1)
             self.sums[labels] = 0.0
-        counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.sums[labels] += value
+        counts[bisect.bisect_left(self.buckets, value)] += count
+        self.sums[labels] += value * count
 
     def get(self, labels: tuple[str, ...] = ()) -> float:
         """Return the current value of a counter or gauge (0 when never set)."""
@@ -65,6 +65,13 @@ class Registry:
 
     def __init__(self) -> None:
         self.metrics: dict[str, Metric] = {}
+        #: Called before the values are read: whoever defers counting (the hot path) adds up.
+        self.flushers: list[Callable[[], None]] = []
+
+    def flush(self) -> None:
+        """Bring every deferred count into the metrics (call before reading values)."""
+        for flush in list(self.flushers):
+            flush()
 
     def _get(
         self,

@@ -21,6 +21,7 @@ from kdns.plugins.base import (
     FastAnswer,
     FastObserver,
     FastPass,
+    FastReuse,
     FastTransform,
     Handler,
     PluginError,
@@ -30,6 +31,7 @@ from kdns.plugins.base import (
 )
 from kdns.plugins.metrics import PANICS
 from kdns.plugins.wire import name_wire, query_key
+from kdns.runtime.hot import VARIANTS, Accounting, HotTable
 from kdns.runtime.writer import Writer
 
 log = structlog.get_logger("kdns.server")
@@ -58,6 +60,8 @@ class Route:
     observers: tuple[FastObserver, ...] = ()
     #: For each of `fast`, itself if it is a FastPass, else None (found once, not per query).
     passes: tuple[FastPass | None, ...] = ()
+    #: For each of `fast`, itself if its answers may be reused (FastReuse), else None.
+    reusers: tuple[FastReuse | None, ...] = ()
     #: What handlers in front do to a reply on its way out (loadbalance), outermost first.
     transforms: tuple[Callable[[bytes], bytes], ...] = ()
     #: The block's view name ("" without one) and its admission test (views.py sets both).
@@ -88,14 +92,14 @@ class Route:
             elif isinstance(handler, FastObserver):
                 observers.append(handler)
             handler = getattr(handler, "next", None)
-        passes = tuple(a if isinstance(a, FastPass) else None for a in answerers)
         return cls(
             zone,
             chain,
             block,
             tuple(answerers),
             tuple(observers),
-            passes,
+            tuple(a if isinstance(a, FastPass) else None for a in answerers),
+            tuple(a if isinstance(a, FastReuse) else None for a in answerers),
             tuple(transforms),
         )
 
@@ -117,6 +121,14 @@ class ZoneMux:
     #: Counters of the blocks on this listener (prometheus): they also count the queries
     #: refused before any chain runs, under the zone "dropped", as CoreDNS does.
     observers: tuple[FastObserver, ...] = ()
+    #: Replies the fast path gave, sent again for the same query bytes (hot.py), per transport.
+    hot_udp: HotTable = field(default_factory=HotTable)
+    hot_tcp: HotTable = field(default_factory=HotTable)
+
+    def flush(self) -> None:
+        """Count the answers the hot path sent since the last flush (metrics read after)."""
+        self.hot_udp.flush()
+        self.hot_tcp.flush()
 
     def add(self, route: Route) -> None:
         """Serve `route.zone` with `route.chain` on this listener."""
@@ -132,6 +144,10 @@ class ZoneMux:
         if not self.fast_enabled:
             return None
         try:
+            hot = self.hot_udp if proto == "udp" else self.hot_tcp
+            reply = hot.answer(wire, remote[0])
+            if reply is not None:
+                return reply
             key = query_key(wire)
             if key is None or key[1] == DS or (key[2] != IN and not self.any_class):
                 return None
@@ -161,13 +177,37 @@ class ZoneMux:
                 passing = route.passes[i]
                 if passing is None or not passing.fast_passes(key):
                     return None
-            if reply is not None:
-                for transform in reversed(route.transforms):
-                    reply = transform(reply)
-            if reply is not None and route.observers:
+            if reply is None:
+                return None
+            base = reply
+            if route.transforms:
+                reply = _transformed(base, route.transforms)
+            seconds = time.perf_counter() - start
+            rcode = reply[3] & 0xF
+            reusing = route.reusers[i]
+            reuse = reusing.fast_reuse() if reusing is not None else None
+            if reuse is not None:
+                variants = [reply]
+                if route.transforms:
+                    variants += [_transformed(base, route.transforms) for _ in range(VARIANTS - 1)]
+                accounting = Accounting(
+                    self.label,
+                    route.zone,
+                    proto,
+                    key[1],
+                    key[3],
+                    len(wire),
+                    len(reply),
+                    rcode,
+                    answerer.name,
+                    seconds,
+                    route.observers,
+                    tuple(cast(FastPass, p) for p in route.passes[:i]),
+                    reuse[1],
+                )
+                hot.keep(wire, variants, reuse[0], accounting)
+            if route.observers:
                 family = "2" if ":" in remote[0] else "1"
-                seconds = time.perf_counter() - start
-                rcode = reply[3] & 0xF
                 for observer in route.observers:
                     observer.observe(
                         self.label,
@@ -326,6 +366,13 @@ class ZoneMux:
             rcode = SERVFAIL
         if rcode in NOT_WRITTEN and w.written is None:
             w.write(req.reply(rcode))
+
+
+def _transformed(reply: bytes, transforms: tuple[Callable[[bytes], bytes], ...]) -> bytes:
+    """Return `reply` as the handlers in front change it on its way out (innermost first)."""
+    for transform in reversed(transforms):
+        reply = transform(reply)
+    return reply
 
 
 def error_reply(wire: bytes, rcode: int) -> bytes | None:

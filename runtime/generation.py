@@ -23,6 +23,7 @@ from kdns.plugins.base import (
     Stoppable,
     TlsServer,
 )
+from kdns.plugins.metrics import REGISTRY
 from kdns.runtime.chain import BuildError, build_chain
 from kdns.runtime.dispatch import Route, ZoneMux
 from kdns.runtime.interfaces import expand
@@ -122,6 +123,8 @@ class Generation:
             await _stop(done)
             raise
         self.started = True
+        for mux in self.muxes.values():
+            REGISTRY.flushers.append(mux.flush)
 
     async def stop(self, drain: float = 5.0) -> None:
         """Let in-flight queries finish (up to `drain` seconds), then stop the handlers."""
@@ -130,6 +133,10 @@ class Generation:
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.01)
+        for mux in self.muxes.values():
+            mux.flush()
+            if mux.flush in REGISTRY.flushers:
+                REGISTRY.flushers.remove(mux.flush)
         await _stop(self.handlers)
         self.started = False
 

@@ -18,6 +18,7 @@ import math
 import struct
 import time
 from collections.abc import Callable
+from functools import partial
 
 import dnslib
 import structlog
@@ -70,6 +71,26 @@ def request_key(req: Request) -> Key:
     """Return the cache key of a parsed request (the same key `query_key` reads from bytes)."""
     qname = name_wire(tuple(req.msg.questions[0].qname.label)).lower()
     return (qname, req.qtype, req.qclass, req.do, bool(req.msg.header.cd))
+
+
+class _Until:
+    """Fresh until a moment of the cache's clock (when a hit's TTL next ticks down)."""
+
+    __slots__ = ("clock", "until")
+
+    def __init__(self, clock: Callable[[], float], until: float) -> None:
+        self.clock = clock
+        self.until = until
+
+    def fresh(self) -> bool:
+        """Tell whether the moment has not come yet."""
+        return self.clock() < self.until
+
+
+def _count_hits(labels: Labels, hit_labels: tuple[str, str, str, str], count: int) -> None:
+    """Count `count` more hits, as fast_answer counts each."""
+    REQUESTS.inc(labels, count)
+    HITS.inc(hit_labels, count)
 
 
 def _wire_zones(zones: tuple[str, ...]) -> frozenset[bytes]:
@@ -134,6 +155,7 @@ class Cache(Plugin[CacheConfig]):
         self.prefetch_window = prefetch.duration if prefetch is not None else 60.0
         self.prefetch_fraction = prefetch.percentage / 100 if prefetch is not None else 0.1
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reuse: tuple[_Until, Callable[[int], None]] | None = None
         self._refreshing: set[Key] = set()
         # zones in wire format for fast_passes: a name passes only if it is never stored
         self._zones_wire = _wire_zones(config.zones)
@@ -201,7 +223,14 @@ class Cache(Plugin[CacheConfig]):
             hit_labels = {k: (server, k, self.zones_label, "") for k in ("success", "denial")}
         REQUESTS.inc(labels)
         HITS.inc(hit_labels[entry.kind])
+        remaining = ttl
         ttl, refresh = self._serve_ttl(entry, ttl, now, labels)
+        self._reuse = None
+        if remaining > 0 and not refresh and not self.prefetch_amount:
+            # the same bytes until the TTL next ticks down; prefetch needs every hit counted
+            until = entry.stored + int(now - entry.stored) + 1
+            count = partial(_count_hits, labels, hit_labels[entry.kind])
+            self._reuse = (_Until(self.clock, until), count)
         if refresh and key not in self._refreshing:
             req = Request(dnslib.DNSRecord.parse(wire), "tcp", remote, size=len(wire))
             req.server = labels[0]
@@ -210,6 +239,10 @@ class Cache(Plugin[CacheConfig]):
         do = key[3]
         opt = (OPT_DO if do else OPT_PLAIN) if edns else b""
         return entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, ttl, opt, do)
+
+    def fast_reuse(self) -> tuple[_Until, Callable[[int], None]] | None:
+        """Return how long the hit just given stays the same, and how to count it again."""
+        return self._reuse
 
     def fast_passes(self, key: Key) -> bool:
         """Tell whether the chain would only pass this query on: a name it never stores.
@@ -223,11 +256,11 @@ class Cache(Plugin[CacheConfig]):
             return True
         return _under(qname, self._no_success) and _under(qname, self._no_denial)
 
-    def fast_passed(self, server: str) -> None:
-        """Count a query the fast path passed on: a request and a miss, as serve_dns counts."""
+    def fast_passed(self, server: str, count: int = 1) -> None:
+        """Count queries the fast path passed on: requests and misses, as serve_dns counts."""
         labels = self._labels if server == self.server else (server, self.zones_label, "")
-        REQUESTS.inc(labels)
-        MISSES.inc(labels)
+        REQUESTS.inc(labels, count)
+        MISSES.inc(labels, count)
 
     def _block_zone(self, qname: str) -> str:
         best = "."

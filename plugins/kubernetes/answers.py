@@ -52,13 +52,35 @@ class Prepared:
     """One ready reply: the cache's Entry (no TTL rewriting), where its SOA serial sits and
     whether that is the serial of a multicluster zone."""
 
-    __slots__ = ("entry", "multicluster", "scope", "serial_at")
+    __slots__ = ("alive", "entry", "multicluster", "scope", "serial_at")
 
     def __init__(self, entry: Entry, scope: Scope, serial_at: int, multicluster: bool) -> None:
         self.entry = entry
         self.scope = scope
         self.serial_at = serial_at
         self.multicluster = multicluster
+        #: False once dropped from the table: bytes sent from it may no longer be sent.
+        self.alive = True
+
+    def fresh(self) -> bool:
+        """Tell whether the reply is still in the table (the hot path asks)."""
+        return self.alive
+
+
+class SerialFresh:
+    """A ready negative answer sent with one SOA serial: fresh while both stay the same."""
+
+    __slots__ = ("prepared", "serial", "serial_for")
+
+    def __init__(self, prepared: Prepared, serial_for: Callable[[bool], int], serial: int) -> None:
+        self.prepared = prepared
+        self.serial_for = serial_for
+        self.serial = serial
+
+    def fresh(self) -> bool:
+        """Tell whether the reply is still in the table and its zone's serial has not moved."""
+        prepared = self.prepared
+        return prepared.alive and self.serial_for(prepared.multicluster) == self.serial
 
 
 class AnswerTable:
@@ -68,6 +90,8 @@ class AnswerTable:
         self.capacity = capacity
         self.entries: dict[Key, Prepared] = {}
         self._scopes: dict[Scope, set[Key]] = {}
+        #: How long the reply `render` just gave stays the same (None after a miss).
+        self.last: Prepared | SerialFresh | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -97,6 +121,7 @@ class AnswerTable:
     def _forget(self, key: Key) -> None:
         old = self.entries.pop(key, None)
         if old is not None:
+            old.alive = False
             keys = self._scopes.get(old.scope)
             if keys is not None:
                 keys.discard(key)
@@ -104,12 +129,16 @@ class AnswerTable:
     def changed(self, scope: Scope) -> None:
         """Drop the replies `scope` alters (an Index listener)."""
         if scope == ALL:
+            for prepared in self.entries.values():
+                prepared.alive = False
             self.entries.clear()
             self._scopes.clear()
             return
         for dropped in (scope, SHARED):
             for key in self._scopes.pop(dropped, ()):
-                self.entries.pop(key, None)
+                gone = self.entries.pop(key, None)
+                if gone is not None:
+                    gone.alive = False
 
     def render(
         self, key: Key, wire: bytes, serial_for: Callable[[bool], int], tcp: bool
@@ -120,6 +149,7 @@ class AnswerTable:
         None: no entry, a question whose case cannot be echoed by copying bytes (Entry.locked),
         or a reply larger than the client takes (the chain truncates it).
         """
+        self.last = None
         prepared = self.entries.get(key)
         if prepared is None:
             return None
@@ -138,6 +168,9 @@ class AnswerTable:
         if at:
             serial = serial_for(prepared.multicluster)
             out = b"".join((out[:at], struct.pack("!I", serial), out[at + 4 :]))
+            self.last = SerialFresh(prepared, serial_for, serial)
+        else:
+            self.last = prepared
         return out
 
 

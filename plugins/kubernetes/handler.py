@@ -26,6 +26,7 @@ from kdns.plugins.base import (
     REFUSED,
     SERVFAIL,
     BuildContext,
+    Fresh,
     Handler,
     Plugin,
     PluginError,
@@ -88,6 +89,10 @@ def _bind_hosts(ctx: BuildContext) -> list[str]:
         if callable(listen):
             hosts.extend(listen())
     return hosts
+
+
+def _count_nothing(count: int) -> None:
+    """The plugin keeps no per-answer counters of its own."""
 
 
 class _Capture:
@@ -216,6 +221,11 @@ class Kubernetes(Plugin[KubernetesConfig]):
     ) -> bytes | None:
         """Answer a raw query from the ready answers, or None to send it down the chain."""
         return self.answers.render(key, wire, self.index.serial_for, tcp)
+
+    def fast_reuse(self) -> tuple[Fresh, Callable[[int], None]] | None:
+        """Return how long the ready answer just sent stays the same; it counts nothing more."""
+        last = self.answers.last
+        return None if last is None else (last, _count_nothing)
 
     # -- queries -------------------------------------------------------------------------------
 

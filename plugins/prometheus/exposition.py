@@ -45,6 +45,7 @@ class RegistryCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Yield one metric family per registered metric, with its current values."""
+        self.registry.flush()
         for family in self.registry:
             if not family.values and not family.counts:
                 continue  # no series yet: Go's client exports nothing either

@@ -1,0 +1,140 @@
+"""The hot path: a reply the fast path gave is sent again for the same query bytes, ID aside.
+
+Most cluster DNS traffic is the same few questions asked over and over, byte for byte but for
+the message ID. After the fast path (dispatch.ZoneMux.fast) has answered a query from bytes, and
+the answering plugin says for how long that answer stays the same (FastReuse: a cache entry
+until its TTL next ticks down, a ready kubernetes answer until a watch event drops it or moves
+the SOA serial it carries), the reply is kept under the query's bytes after the ID. The next
+identical query is answered with a dictionary lookup and a two-byte splice.
+
+What the fast path does per answer is kept up, only deferred: each entry counts its hits (per
+address family), and `flush` hands them, as counts, to the observers (prometheus), to the
+answerer's own per-answer counting (cache hits) and to the answerers passed on the way
+(cache misses). The metrics registry flushes before every scrape. The duration recorded for a
+reused answer is the time the fast path took to build it (both far below the first bucket).
+
+loadbalance in front: the fast path's shuffle runs on each of `VARIANTS` copies made when the
+entry is filled, and the entry sends them in turn (DESIGN.md: "pre-rendered rotations").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kdns.plugins.base import FastObserver, FastPass, Fresh
+
+#: How many differently shuffled copies an entry keeps when loadbalance is in front.
+VARIANTS = 4
+#: Entries per table; past it the oldest is flushed and dropped.
+CAPACITY = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Accounting:
+    """What one answer counts: the labels the observers take, and who else counts it."""
+
+    server: str
+    zone: str
+    proto: str
+    qtype: int
+    do: bool
+    request_size: int
+    response_size: int
+    rcode: int
+    plugin: str
+    seconds: float
+    observers: tuple[FastObserver, ...]
+    passed: tuple[FastPass, ...]
+    repeat: Callable[[int], None]
+
+
+class HotEntry:
+    """One reply kept for one query's bytes."""
+
+    __slots__ = ("accounting", "fresh", "hits", "tails", "turn")
+
+    def __init__(self, tails: list[bytes], fresh: Fresh, accounting: Accounting) -> None:
+        #: The reply's bytes after the ID, one per variant.
+        self.tails = tails
+        self.turn = 0
+        self.fresh = fresh
+        self.accounting = accounting
+        #: Answers sent from this entry and not yet counted: [IPv4 clients, IPv6 clients].
+        self.hits = [0, 0]
+
+    def flush(self) -> None:
+        """Count the answers sent since the last flush, as the fast path would have."""
+        hits, acc = self.hits, self.accounting
+        total = hits[0] + hits[1]
+        if not total:
+            return
+        self.hits = [0, 0]
+        for family, count in (("1", hits[0]), ("2", hits[1])):
+            if not count:
+                continue
+            for observer in acc.observers:
+                observer.observe(
+                    acc.server,
+                    acc.zone,
+                    "",
+                    acc.proto,
+                    family,
+                    acc.qtype,
+                    acc.do,
+                    acc.request_size,
+                    acc.response_size,
+                    acc.rcode,
+                    acc.plugin,
+                    acc.seconds,
+                    count,
+                )
+        for passed in acc.passed:
+            passed.fast_passed(acc.server, total)
+        acc.repeat(total)
+
+
+class HotTable:
+    """Hot entries of one listener and transport, by query bytes after the ID."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self.entries: dict[bytes, HotEntry] = {}
+
+    def answer(self, wire: bytes, remote_ip: str) -> bytes | None:
+        """Return the reply to `wire` if a fresh entry holds it (and count it), else None."""
+        entry = self.entries.get(wire[2:])
+        if entry is None:
+            return None
+        if not entry.fresh.fresh():
+            entry.flush()
+            del self.entries[wire[2:]]
+            return None
+        entry.hits[":" in remote_ip] += 1
+        tails = entry.tails
+        if len(tails) == 1:
+            return wire[:2] + tails[0]
+        turn = entry.turn
+        entry.turn = (turn + 1) % len(tails)
+        return wire[:2] + tails[turn]
+
+    def keep(self, wire: bytes, replies: list[bytes], fresh: Fresh, acc: Accounting) -> None:
+        """Keep `replies` (variants of one answer) for later queries equal to `wire`."""
+        key = wire[2:]
+        old = self.entries.pop(key, None)
+        if old is not None:
+            old.flush()
+        elif len(self.entries) >= self.capacity:
+            oldest = next(iter(self.entries))
+            self.entries.pop(oldest).flush()
+        self.entries[key] = HotEntry([r[2:] for r in replies], fresh, acc)
+
+    def flush(self) -> None:
+        """Count every entry's pending answers."""
+        for entry in list(self.entries.values()):
+            entry.flush()
+
+    def clear(self) -> None:
+        """Count what is pending and forget every entry."""
+        self.flush()
+        self.entries.clear()
