@@ -15,7 +15,7 @@ import struct
 import dnslib
 from dnslib.label import DNSBuffer, DNSLabel
 
-from kdns.plugins.wire import ttl_offsets
+from kdns.plugins.wire import OPT_DO, OPT_PLAIN, client_size, ttl_offsets
 
 _LETTERS = frozenset(string.ascii_letters.encode())
 
@@ -73,6 +73,19 @@ class Entry:
     def remaining(self, now: float) -> int:
         """Return the whole seconds of TTL left at `now` (zero or less once expired)."""
         return self.ttl - int(now - self.stored)
+
+    def fit(self, wire: bytes, do: bool, tcp: bool) -> tuple[bytes, bytes] | None:
+        """Return a raw query's question name and the OPT record its reply takes, or None
+        when this entry cannot answer it from bytes: a question case it cannot echo (locked)
+        or a reply larger than the client takes (the chain truncates it)."""
+        qend = self.qend
+        qname = wire[12:qend]
+        if self.locked and qname != self.wire[12:qend]:
+            return None
+        limit, edns = client_size(wire, qend - 12, tcp)
+        if len(self.wire) + (11 if edns else 0) > limit:
+            return None
+        return qname, ((OPT_DO if do else OPT_PLAIN) if edns else b"")
 
     def render(
         self, ident: bytes, flags: int, qname: bytes | None, ttl: int, opt: bytes, do: bool

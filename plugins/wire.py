@@ -89,7 +89,7 @@ def name_wire(labels: tuple[bytes, ...]) -> bytes:
     return b"".join(bytes((len(label),)) + label for label in labels) + b"\x00"
 
 
-def _skip_name(wire: bytes, i: int) -> int:
+def skip_name(wire: bytes, i: int) -> int:
     """Return the offset just past the (possibly compressed) name starting at `i`."""
     while True:
         length = wire[i]
@@ -114,13 +114,13 @@ def ttl_offsets(wire: bytes) -> tuple[tuple[int, ...], int]:
     qend = HEADER
     try:
         for q in range(qd):
-            i = _skip_name(wire, i)
+            i = skip_name(wire, i)
             if q == 0:
                 qend = i
             i += 4
         offsets: list[int] = []
         for _ in range(an + ns + ar):
-            i = _skip_name(wire, i)
+            i = skip_name(wire, i)
             rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, i)
             if rtype != OPT:
                 offsets.append(i + 4)
@@ -143,12 +143,12 @@ def soa_serial_offset(wire: bytes) -> int:
     i = HEADER
     try:
         for _ in range(qd):
-            i = _skip_name(wire, i) + 4
+            i = skip_name(wire, i) + 4
         for _ in range(an + ns + ar):
-            i = _skip_name(wire, i)
+            i = skip_name(wire, i)
             rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, i)
             if rtype == SOA:
-                return _skip_name(wire, _skip_name(wire, i + 10))
+                return skip_name(wire, skip_name(wire, i + 10))
             i += 10 + rdlen
     except (IndexError, struct.error) as exc:
         raise ValueError("message ends inside a record") from exc

@@ -143,11 +143,16 @@ class ZoneMux:
         """
         if not self.fast_enabled:
             return None
+        hot = self.hot_udp if proto == "udp" else self.hot_tcp
+        return hot.answer(wire, remote[0]) or self.fast_cold(wire, proto, remote)
+
+    def fast_cold(self, wire: bytes, proto: Proto, remote: tuple[str, int]) -> bytes | None:
+        """The fast path without the hot table: find the route, ask its answerers, keep the
+        reply as hot when the answerer says it holds."""
+        if not self.fast_enabled:
+            return None
+        hot = self.hot_udp if proto == "udp" else self.hot_tcp
         try:
-            hot = self.hot_udp if proto == "udp" else self.hot_tcp
-            reply = hot.answer(wire, remote[0])
-            if reply is not None:
-                return reply
             key = query_key(wire)
             if key is None or key[1] == DS or (key[2] != IN and not self.any_class):
                 return None
@@ -182,47 +187,29 @@ class ZoneMux:
             base = reply
             if route.transforms:
                 reply = _transformed(base, route.transforms)
-            seconds = time.perf_counter() - start
-            rcode = reply[3] & 0xF
             reusing = route.reusers[i]
             reuse = reusing.fast_reuse() if reusing is not None else None
+            accounting = Accounting(
+                self.label,
+                route.zone,
+                proto,
+                key[1],
+                key[3],
+                len(wire),
+                len(reply),
+                reply[3] & 0xF,
+                answerer.name,
+                time.perf_counter() - start,
+                route.observers,
+                tuple(cast(FastPass, p) for p in route.passes[:i]),
+                reuse[1] if reuse is not None else _count_nothing,
+            )
+            accounting.observe("2" if ":" in remote[0] else "1")
             if reuse is not None:
                 variants = [reply]
                 if route.transforms:
                     variants += [_transformed(base, route.transforms) for _ in range(VARIANTS - 1)]
-                accounting = Accounting(
-                    self.label,
-                    route.zone,
-                    proto,
-                    key[1],
-                    key[3],
-                    len(wire),
-                    len(reply),
-                    rcode,
-                    answerer.name,
-                    seconds,
-                    route.observers,
-                    tuple(cast(FastPass, p) for p in route.passes[:i]),
-                    reuse[1],
-                )
                 hot.keep(wire, variants, reuse[0], accounting)
-            if route.observers:
-                family = "2" if ":" in remote[0] else "1"
-                for observer in route.observers:
-                    observer.observe(
-                        self.label,
-                        route.zone,
-                        "",
-                        proto,
-                        family,
-                        key[1],
-                        key[3],
-                        len(wire),
-                        len(reply),
-                        rcode,
-                        answerer.name,
-                        seconds,
-                    )
             return reply
         except Exception:  # the chain knows how to answer whatever this could not
             log.exception("fast path failed; answering through the chain", server=self.label)
@@ -366,6 +353,10 @@ class ZoneMux:
             rcode = SERVFAIL
         if rcode in NOT_WRITTEN and w.written is None:
             w.write(req.reply(rcode))
+
+
+def _count_nothing(count: int) -> None:
+    """For answers nobody counts twice."""
 
 
 def _transformed(reply: bytes, transforms: tuple[Callable[[bytes], bytes], ...]) -> bytes:

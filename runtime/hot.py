@@ -48,6 +48,25 @@ class Accounting:
     passed: tuple[FastPass, ...]
     repeat: Callable[[int], None]
 
+    def observe(self, family: str, count: int = 1) -> None:
+        """Hand `count` answers to clients of `family` ("1" IPv4, "2" IPv6) to the observers."""
+        for observer in self.observers:
+            observer.observe(
+                self.server,
+                self.zone,
+                "",
+                self.proto,
+                family,
+                self.qtype,
+                self.do,
+                self.request_size,
+                self.response_size,
+                self.rcode,
+                self.plugin,
+                self.seconds,
+                count,
+            )
+
 
 class HotEntry:
     """One reply kept for one query's bytes."""
@@ -71,24 +90,8 @@ class HotEntry:
             return
         self.hits = [0, 0]
         for family, count in (("1", hits[0]), ("2", hits[1])):
-            if not count:
-                continue
-            for observer in acc.observers:
-                observer.observe(
-                    acc.server,
-                    acc.zone,
-                    "",
-                    acc.proto,
-                    family,
-                    acc.qtype,
-                    acc.do,
-                    acc.request_size,
-                    acc.response_size,
-                    acc.rcode,
-                    acc.plugin,
-                    acc.seconds,
-                    count,
-                )
+            if count:
+                acc.observe(family, count)
         for passed in acc.passed:
             passed.fast_passed(acc.server, total)
         acc.repeat(total)

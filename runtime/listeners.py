@@ -89,8 +89,13 @@ class UdpProtocol(asyncio.DatagramProtocol):
         transport = self.transport
         if mux is None or transport is None:
             return
+        if mux.fast_enabled:  # the hot path first: this is most queries, keep it short
+            reply = mux.hot_udp.answer(data, addr[0])
+            if reply is not None:
+                transport.sendto(reply, addr)
+                return
         remote = (addr[0], addr[1])
-        reply = mux.fast(data, "udp", remote)
+        reply = mux.fast_cold(data, "udp", remote)
         if reply is not None:
             transport.sendto(reply, addr)
             return

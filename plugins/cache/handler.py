@@ -55,7 +55,7 @@ from kdns.plugins.cache.metrics import (
 from kdns.plugins.cache.store import Shards
 from kdns.plugins.cache.writer import CacheWriter
 from kdns.plugins.packed import Entry, make_entry
-from kdns.plugins.wire import OPT_DO, OPT_PLAIN, Key, client_size, name_wire
+from kdns.plugins.wire import Key, name_wire
 
 log = structlog.get_logger("plugin/cache")
 
@@ -209,13 +209,10 @@ class Cache(Plugin[CacheConfig]):
         ttl = entry.remaining(now)
         if ttl <= 0 and self.verify_stale:
             return None
-        qend = entry.qend
-        qname = wire[12:qend]
-        if entry.locked and qname != entry.wire[12:qend]:
+        fit = entry.fit(wire, key[3], tcp)
+        if fit is None:
             return None
-        limit, edns = client_size(wire, qend - 12, tcp)
-        if len(entry.wire) + (11 if edns else 0) > limit:
-            return None
+        qname, opt = fit
         if server is None or server == self.server:
             labels, hit_labels = self._labels, self._hit_labels
         else:
@@ -236,9 +233,7 @@ class Cache(Plugin[CacheConfig]):
             req.server = labels[0]
             req.zone = self._block_zone(req.qname)
             self._refresh_later(key, entry, now, labels, req)
-        do = key[3]
-        opt = (OPT_DO if do else OPT_PLAIN) if edns else b""
-        return entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, ttl, opt, do)
+        return entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, ttl, opt, key[3])
 
     def fast_reuse(self) -> tuple[_Until, Callable[[int], None]] | None:
         """Return how long the hit just given stays the same, and how to count it again."""

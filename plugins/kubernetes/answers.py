@@ -22,7 +22,7 @@ import dnslib
 
 from kdns.plugins.kubernetes.index import ALL, PODS, Scope, service_scope
 from kdns.plugins.packed import Entry, pack
-from kdns.plugins.wire import OPT_DO, OPT_PLAIN, Key, client_size, soa_serial_offset
+from kdns.plugins.wire import Key, soa_serial_offset
 
 #: The scope of answers that depend on more than one Service (dropped on every change).
 SHARED: Scope = ("shared",)
@@ -154,16 +154,11 @@ class AnswerTable:
         if prepared is None:
             return None
         entry = prepared.entry
-        qend = entry.qend
-        qname = wire[12:qend]
-        if entry.locked and qname != entry.wire[12:qend]:
+        fit = entry.fit(wire, key[3], tcp)
+        if fit is None:
             return None
-        limit, edns = client_size(wire, qend - 12, tcp)
-        if len(entry.wire) + (11 if edns else 0) > limit:
-            return None
-        do = key[3]
-        opt = (OPT_DO if do else OPT_PLAIN) if edns else b""
-        out = entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, 0, opt, do)
+        qname, opt = fit
+        out = entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, 0, opt, key[3])
         at = prepared.serial_at
         if at:
             serial = serial_for(prepared.multicluster)

@@ -18,20 +18,11 @@ from collections.abc import Callable
 import dnslib
 
 from kdns.plugins.loadbalance.shuffle import AAAA, CNAME, MX, A, RandBelow, shuffle
+from kdns.plugins.wire import skip_name
 
 OPT = 41
 HEADER = 12
 Block = tuple[int, int, int]  # start, end, type
-
-
-def _skip_name(wire: bytes, i: int) -> int:
-    while True:
-        length = wire[i]
-        if length == 0:
-            return i + 1
-        if length & 0xC0 == 0xC0:
-            return i + 2
-        i += length + 1
 
 
 def _sections(wire: bytes) -> list[list[Block]] | None:
@@ -39,12 +30,12 @@ def _sections(wire: bytes) -> list[list[Block]] | None:
     qd, an, ns, ar = struct.unpack_from("!HHHH", wire, 4)
     i = HEADER
     for _ in range(qd):
-        i = _skip_name(wire, i) + 4
+        i = skip_name(wire, i) + 4
     sections: list[list[Block]] = []
     for count in (an, ns, ar):
         blocks: list[Block] = []
         for _ in range(count):
-            j = _skip_name(wire, i)
+            j = skip_name(wire, i)
             rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, j)
             end = j + 10 + rdlen
             blocks.append((i, end, rtype))

@@ -78,8 +78,11 @@ def localised(name: str, text: str, folder: Path) -> str:
         head = re.sub(r":\d+$", "", word)
         lines[line - 1] = f"{row[:start]}{head}:{port}{row[start + len(word) :]}"
     text = "".join(lines)
-    for old, new in ports.items():
-        text = text.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
+    text = re.sub(  # one pass: a new port must not be read again as an old one
+        r"127\.0\.0\.1:(\d+)\b",
+        lambda m: f"127.0.0.1:{ports.get(int(m.group(1)), int(m.group(1)))}",
+        text,
+    )
 
     def listener(m: re.Match[str]) -> str:
         return f"{m.group(1)}{m.group(2)} 127.0.0.1:{free_port()} "
