@@ -77,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
         "--version", "-version", action="store_true", help="print the version and exit"
     )
     serve.add_argument(
+        "--workers",
+        "-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="answer with N processes sharing the DNS ports (SO_REUSEPORT); one watches the "
+        "Kubernetes API and serves health, ready and metrics for all (default: 1)",
+    )
+    serve.add_argument("--worker-channel", type=int, help=argparse.SUPPRESS)
+    serve.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
@@ -128,7 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Server types:\n  dns\n\nPlugins:\n" + "".join(f"  dns.{n}\n" for n in served))
         return 0
     logs.setup(args.log_format)
-    return serve(RunOptions(args.conf, args.dns_port, args.quiet, args.pidfile))
+    if args.worker_channel is not None:  # started by `kdns serve --workers N`
+        from kdns.runtime.worker import run_worker
+
+        return run_worker(RunOptions(args.conf, args.dns_port, quiet=True), args.worker_channel)
+    if args.workers < 1:
+        _parser().error(f"--workers must be at least 1, not {args.workers}")
+    options = RunOptions(args.conf, args.dns_port, args.quiet, args.pidfile)
+    return serve(options, args.workers, args.log_format)
 
 
 if __name__ == "__main__":

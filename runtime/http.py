@@ -22,6 +22,9 @@ class HttpPool:
         self.state = state
         self.servers: dict[tuple[str, int], asyncio.Server] = {}
         self.routes: dict[tuple[str, int], dict[str, Route]] = {}
+        #: Awaited with the path before a route answers (the workers' supervisor gathers
+        #: their readiness and metrics first).
+        self.before: Callable[[str], Awaitable[None]] | None = None
 
     async def open_missing(self, addresses: set[tuple[str, int]]) -> list[tuple[str, int]]:
         """Open servers for new addresses; on failure close those opened and raise."""
@@ -62,7 +65,10 @@ class HttpPool:
                 method, path = ([*head.split(b"\r\n", 1)[0].decode("latin-1").split(" "), "", ""])[
                     :2
                 ]
-                route = self.routes.get(address, {}).get(path.split("?", 1)[0])
+                path = path.split("?", 1)[0]
+                route = self.routes.get(address, {}).get(path)
+                if route is not None and self.before is not None:
+                    await self.before(path)
                 if route is None:
                     status, ctype, body = 404, "text/plain", b"404 page not found\n"
                 elif method not in ("GET", "HEAD"):

@@ -46,11 +46,15 @@ def _hosts(host: str) -> list[str]:
     return ["0.0.0.0", "::"] if socket.has_ipv6 else ["0.0.0.0"]
 
 
-def _socket(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
+def _socket(
+    host: str, port: int, kind: socket.SocketKind, reuse_port: bool = False
+) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, kind)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:  # `kdns serve --workers N`: the workers share the port, the kernel spreads
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if kind == socket.SOCK_DGRAM:
             # Room for bursts while the loop is busy (a reload, a GC pause): the kernel caps
             # it at net.core.rmem_max, which is fine.
@@ -137,6 +141,8 @@ class ListenerPool:
         self.connections: dict[ListenKey, int] = {}
         #: False once shutdown begins: new TCP connections are refused.
         self.accepting = True
+        #: Bind with SO_REUSEPORT (a worker of `kdns serve --workers N`).
+        self.reuse_port = False
 
     async def open_missing(self, keys: set[ListenKey]) -> list[ListenKey]:
         """Open listeners for keys not yet open; on failure close those opened and raise."""
@@ -167,12 +173,12 @@ class ListenerPool:
         try:
             for addr in _hosts(host):
                 if transport == "dns":
-                    udp_sock = _socket(addr, port, socket.SOCK_DGRAM)
+                    udp_sock = _socket(addr, port, socket.SOCK_DGRAM, self.reuse_port)
                     udp, _ = await loop.create_datagram_endpoint(
                         lambda: UdpProtocol(key, self.lookup, self.tasks), sock=udp_sock
                     )
                     listener.udp.append(udp)
-                tcp_sock = _socket(addr, port, socket.SOCK_STREAM)
+                tcp_sock = _socket(addr, port, socket.SOCK_STREAM, self.reuse_port)
                 server = await asyncio.start_server(
                     lambda r, w: self._tcp(key, r, w), sock=tcp_sock, backlog=511
                 )

@@ -45,9 +45,17 @@ def banner(model: Corefile) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
-async def run(options: RunOptions) -> int:
-    """Serve until SIGTERM or SIGINT; return the exit code."""
-    server = Server(options, default_registry())
+async def run(options: RunOptions, workers: int = 1, log_format: str = "text") -> int:
+    """Serve until SIGTERM or SIGINT; return the exit code.
+
+    With `workers` > 1 a supervisor runs that many worker processes (runtime/workers.py).
+    """
+    if workers > 1:
+        from kdns.runtime.workers import Supervisor
+
+        server: Server = Supervisor(options, default_registry(), workers, log_format)
+    else:
+        server = Server(options, default_registry())
     try:
         gen = await server.start()
     except StartError as exc:
@@ -81,10 +89,10 @@ async def run(options: RunOptions) -> int:
     return 0
 
 
-def serve(options: RunOptions) -> int:
+def serve(options: RunOptions, workers: int = 1, log_format: str = "text") -> int:
     """Run the server on uvloop when it is installed, else on asyncio's loop."""
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(run(options))
-    return uvloop.run(run(options))
+        return asyncio.run(run(options, workers, log_format))
+    return uvloop.run(run(options, workers, log_format))

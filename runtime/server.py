@@ -114,21 +114,34 @@ class Server:
         Anything that fails before the swap undoes what it opened and leaves the running
         generation untouched.
         """
+        gen, _ = await self.prepare(model)
+        return await self.commit(gen)
+
+    async def prepare(self, model: Corefile) -> tuple[Generation, list[ListenKey]]:
+        """Build, open and start a generation for `model` beside the running one (no swap);
+        return it and the listener keys opened for it. On failure nothing stays open."""
         gen = Generation.build(model, self.registry, config_digest(model))
         if self.current is not None:
             gen.adopt(self.current)
-        routes = _http_routes(gen)
         opened = await self.pool.open_missing(set(gen.muxes))
         try:
-            await self.http.open_missing(set(routes))
+            await self.http.open_missing(set(_http_routes(gen)))
             await gen.start()
         except BaseException:
-            for key in opened:
-                self.pool.listeners.pop(key).close()
-            self.http.swap({**self.http.routes})  # closes servers opened for this attempt
+            self.discard(opened)
             raise
+        return gen, opened
+
+    def discard(self, opened: list[ListenKey]) -> None:
+        """Close the listeners and side servers opened for a generation that is not swapped in."""
+        for key in opened:
+            self.pool.listeners.pop(key).close()
+        self.http.swap({**self.http.routes})  # closes servers opened for this attempt
+
+    async def commit(self, gen: Generation) -> Generation:
+        """Swap in a prepared generation; the old one drains and stops."""
         old, self.current = self.current, gen
-        self.http.swap(routes)
+        self.http.swap(_http_routes(gen))
         self.pool.close_unused(set(gen.muxes))
         RELOAD_VERSION.values.clear()
         RELOAD_VERSION.set((gen.digest, "sha512"), 1)
