@@ -20,9 +20,10 @@ from collections.abc import Callable
 
 import dnslib
 
+from kdns.plugins.base import Request
 from kdns.plugins.kubernetes.index import ALL, PODS, Scope, service_scope
 from kdns.plugins.packed import Entry, pack
-from kdns.plugins.wire import Key, soa_serial_offset
+from kdns.plugins.wire import Key, name_wire, soa_serial_offset
 
 #: The scope of answers that depend on more than one Service (dropped on every change).
 SHARED: Scope = ("shared",)
@@ -139,6 +140,27 @@ class AnswerTable:
                 gone = self.entries.pop(key, None)
                 if gone is not None:
                     gone.alive = False
+
+    def reply(
+        self, key: Key, req: Request, serial_for: Callable[[bool], int]
+    ) -> dnslib.DNSRecord | None:
+        """Return the ready reply to a parsed request, for the chain (the writer packs it)."""
+        prepared = self.entries.get(key)
+        if prepared is None:
+            return None
+        entry = prepared.entry
+        question = req.msg.questions[0]
+        qname = name_wire(tuple(question.qname.label))
+        if entry.locked and qname != entry.wire[12 : entry.qend]:
+            return None
+        header = req.msg.header
+        ident = struct.pack("!H", header.id)
+        out = entry.render(ident, header.bitmap, qname, 0, b"", req.do)
+        at = prepared.serial_at
+        if at:
+            serial = struct.pack("!I", serial_for(prepared.multicluster))
+            out = b"".join((out[:at], serial, out[at + 4 :]))
+        return dnslib.DNSRecord.parse(out)
 
     def render(
         self, key: Key, wire: bytes, serial_for: Callable[[bool], int], tcp: bool

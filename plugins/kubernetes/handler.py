@@ -91,6 +91,13 @@ def _bind_hosts(ctx: BuildContext) -> list[str]:
     return hosts
 
 
+def _key(req: Request) -> Key:
+    """Return the ready-answer key of a parsed request (what wire.query_key reads from bytes)."""
+    question = req.msg.questions[0]
+    qname = name_wire(tuple(question.qname.label)).lower()
+    return (qname, req.qtype, req.qclass, req.do, bool(req.msg.header.cd))
+
+
 def _count_nothing(count: int) -> None:
     """The plugin keeps no per-answer counters of its own."""
 
@@ -122,6 +129,9 @@ class Kubernetes(Plugin[KubernetesConfig]):
         ctx: BuildContext,
     ) -> None:
         super().__init__(configs, nxt, ctx)
+        #: Replies already computed, as bytes, until a watch event alters them (answers.py).
+        self.answers = AnswerTable()
+        self._index: Index | None = None
         self.index = Index()
         self.resolve: Resolver | None = None
         self.local_ips: tuple[str, ...] = ()
@@ -133,9 +143,24 @@ class Kubernetes(Plugin[KubernetesConfig]):
         self.autopath_search: tuple[str, ...] = ()
         #: How many handlers use `controller` (handlers of equal config share it on reload).
         self._users = [0]
-        #: Replies already computed, as bytes, until a watch event alters them (answers.py).
-        self.answers = AnswerTable()
-        self.index.listeners.append(self.answers.changed)
+
+    @property
+    def index(self) -> Index:
+        """The data answers come from; the ready answers follow its changes."""
+        assert self._index is not None
+        return self._index
+
+    @index.setter
+    def index(self, index: Index) -> None:
+        self._unlisten()
+        self._index = index
+        index.listeners.append(self.answers.changed)
+        self.answers.changed(ALL)
+
+    def _unlisten(self) -> None:
+        old = self._index
+        if old is not None and self.answers.changed in old.listeners:
+            old.listeners.remove(self.answers.changed)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -150,9 +175,7 @@ class Kubernetes(Plugin[KubernetesConfig]):
             return False
         if old.controller is None:
             return False
-        self.index.listeners.remove(self.answers.changed)
         self.index, self.controller, self._users = old.index, old.controller, old._users
-        self.index.listeners.append(self.answers.changed)
         self._users[0] += 1
         return True
 
@@ -179,8 +202,7 @@ class Kubernetes(Plugin[KubernetesConfig]):
 
     async def stop(self) -> None:
         """Stop the watch, unless a successor still shares it."""
-        if self.answers.changed in self.index.listeners:
-            self.index.listeners.remove(self.answers.changed)
+        self._unlisten()
         self.answers.changed(ALL)
         controller, self.controller = self.controller, None
         if controller is None:
@@ -234,6 +256,11 @@ class Kubernetes(Plugin[KubernetesConfig]):
         zone = match_zone(self.config.zones, req.qname)
         if zone is None:
             return await next_or_failure(self.name, self.next, req, w)
+        ready = self.answers.reply(_key(req), req, self.index.serial_for)
+        if ready is not None:  # computed before, and no watch event has touched it since
+            req.answered_by = self.name
+            w.write(ready)
+            return int(ready.header.rcode)
         name = req.name
         # The zone as the client spelled it: answers and the SOA keep that spelling.
         spelled = name[len(name) - len(zone) :] if len(name) == len(req.qname) else zone
@@ -263,14 +290,7 @@ class Kubernetes(Plugin[KubernetesConfig]):
         """File a reply computed from the index alone as a ready answer (not before sync)."""
         if not self.index.synced:
             return
-        question = req.msg.questions[0]
-        key: Key = (
-            name_wire(tuple(question.qname.label)).lower(),
-            req.qtype,
-            req.qclass,
-            req.do,
-            bool(req.msg.header.cd),
-        )
+        key = _key(req)
         zone = match_zone(self.config.zones, req.qname) or "."
         scope = scope_of(req.qname, zone, reply)
         self.answers.store(key, reply, scope, self.config.is_multicluster(zone))
