@@ -16,9 +16,11 @@ forward other names to. The workloads (issue 6):
 
 For each: maximum qps at full rate, p50/p99 latency at a fixed load of half dnsmasq's maximum
 (where queueing does not drown the figure), server CPU seconds per 1,000 answered queries, peak
-RSS and the share of queries answered. dnsperf runs on the same two cores as the servers.
+RSS and the share of queries answered. dnsperf runs on the same machine: with one kdns worker it
+is pinned to the last core and the servers to the others (taskset), so neither steals the
+other's core; `--no-pin` leaves placement to the scheduler.
 
-    python bench/cluster_dns.py [--seconds 10] [--services 10000] [--workers N]
+    python bench/cluster_dns.py [--seconds 10] [--services 10000] [--workers N] [--no-pin]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import perf
 from perf import Result, dnsperf, free_port, latency, throughput, wait_ready
 
 NAMESPACES = 10
@@ -147,6 +150,7 @@ def write_inputs(folder: Path, services: int) -> None:
 def dnsmasq(port: int, folder: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
+            *perf.SERVER_CPUS,
             "dnsmasq",
             "--no-daemon",
             f"--port={port}",
@@ -205,7 +209,8 @@ def start_kdns(
     )
     path = folder / f"{name}.Corefile"
     path.write_text(text)
-    command = [sys.executable, "-m", "kdns.runtime", "serve", "-conf", str(path), "-quiet"]
+    command = [*perf.SERVER_CPUS, sys.executable, "-m", "kdns.runtime", "serve", "-conf", str(path)]
+    command.append("-quiet")
     if workers > 1:
         command += ["--workers", str(workers)]
     env = dict(os.environ, KUBECONFIG=str(folder / "kubeconfig"))
@@ -314,6 +319,7 @@ def pair(
 
 def report(rows: list[tuple[str, Result, Result]], args: argparse.Namespace) -> None:
     workers = f", kdns --workers {args.workers}" if args.workers > 1 else ""
+    workers += ", dnsperf and the servers pinned to separate cores" if args.pinned else ""
     print(
         f"\n{args.services} Services, {args.seconds:g}s per full-rate run{workers}; "
         "latency at half of dnsmasq's maximum"
@@ -339,11 +345,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=1, help="kdns serve --workers")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the scheduler place dnsperf and the servers (default with one worker: "
+        "dnsperf on the last core, the servers on the others)",
+    )
     args = parser.parse_args()
     for tool in ("dnsperf", "dnsmasq"):
         if shutil.which(tool) is None:
             print(f"{tool} not found: apt-get install dnsperf dnsmasq-base", file=sys.stderr)
             return 1
+    args.pinned = not args.no_pin and args.workers == 1 and perf.pin()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         args.folder = tmp

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -36,16 +37,34 @@ def free_port() -> int:
             return port
 
 
+def tree(pid: int) -> list[int]:
+    """Return `pid` and every process below it (kdns --workers: the supervisor and workers)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            todo.extend(int(child) for child in task.read_text().split())
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
+    """Return the user + system CPU seconds of `pid` and the processes below it."""
+    total = 0.0
+    for member in tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / HZ
+    return total
 
 
 def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Return the peak RSS (VmHWM) of `pid` and the processes below it, added up."""
+    total = 0.0
+    for member in tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def wait_ready(port: int, name: str) -> None:
@@ -84,6 +103,22 @@ class Result:
         return 100.0 * (self.sent - self.lost) / self.sent if self.sent else 0.0
 
 
+#: `taskset` prefixes that keep the load generator and the servers on separate cores (set by
+#: pin()); empty: no pinning.
+CLIENT_CPUS: list[str] = []
+SERVER_CPUS: list[str] = []
+
+
+def pin() -> bool:
+    """Run dnsperf on the last core and the servers on the others; False if not possible."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2 or shutil.which("taskset") is None:
+        return False
+    CLIENT_CPUS[:] = ["taskset", "-c", str(cores[-1])]
+    SERVER_CPUS[:] = ["taskset", "-c", ",".join(str(c) for c in cores[:-1])]
+    return True
+
+
 def dnsperf(
     port: int,
     queries: Path,
@@ -93,7 +128,7 @@ def dnsperf(
     once: bool = False,
 ) -> str:
     """Run dnsperf against 127.0.0.1:port and return its report (`once`: the file one time)."""
-    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries)]
+    cmd = [*CLIENT_CPUS, "dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries)]
     cmd += ["-n", "1"] if once else ["-l", str(seconds)]
     cmd += ["-c", "8", "-q", "500", "-t", "2"]
     if qps:
