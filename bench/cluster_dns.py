@@ -223,8 +223,12 @@ def start_kdns(
 def run(args: argparse.Namespace, folder: Path) -> list[tuple[str, Result, Result]]:
     write_inputs(folder, args.services)
     up, peer_port = free_port(), free_port()
-    upstream = dnsmasq(
-        up, folder, f"--addn-hosts={folder / 'upstream.hosts'}", "--local=/example.com/"
+    upstream = dnsmasq(  # TTL 30: the answers are cached downstream, as the workload says
+        up,
+        folder,
+        f"--addn-hosts={folder / 'upstream.hosts'}",
+        "--local=/example.com/",
+        "--local-ttl=30",
     )
     peer = dnsmasq(
         peer_port,
