@@ -120,7 +120,7 @@ class Generation:
                     await handler.start()
                 done.append(handler)
         except BaseException:
-            await _stop(done)
+            await stop_handlers(done)
             raise
         self.started = True
         for mux in self.muxes.values():
@@ -137,7 +137,7 @@ class Generation:
             mux.flush()
             if mux.flush in REGISTRY.flushers:
                 REGISTRY.flushers.remove(mux.flush)
-        await _stop(self.handlers)
+        await stop_handlers(self.handlers)
         self.started = False
 
     def not_ready(self) -> list[str]:
@@ -157,7 +157,8 @@ def _certificate(block: ServerBlock, handlers: list[Handler]) -> TlsServer | Non
     return holder
 
 
-async def _stop(handlers: list[Handler]) -> None:
+async def stop_handlers(handlers: list[Handler]) -> None:
+    """Stop the handlers that need it, the last started first."""
     for handler in reversed(handlers):
         if isinstance(handler, Stoppable):
             try:

@@ -39,16 +39,17 @@ def _no_tls(key: ListenKey) -> ssl.SSLContext | None:
     return None
 
 
-def _hosts(host: str) -> list[str]:
+def listen_addresses(host: str) -> list[str]:
     """Return the addresses to bind for a host; "" means IPv4 and IPv6 everywhere."""
     if host:
         return [host]
     return ["0.0.0.0", "::"] if socket.has_ipv6 else ["0.0.0.0"]
 
 
-def _socket(
+def bound_socket(
     host: str, port: int, kind: socket.SocketKind, reuse_port: bool = False
 ) -> socket.socket:
+    """Return a non-blocking socket bound to (host, port), ready for a listener."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, kind)
     try:
@@ -171,14 +172,14 @@ class ListenerPool:
         loop = asyncio.get_running_loop()
         listener = Listener(key)
         try:
-            for addr in _hosts(host):
+            for addr in listen_addresses(host):
                 if transport == "dns":
-                    udp_sock = _socket(addr, port, socket.SOCK_DGRAM, self.reuse_port)
+                    udp_sock = bound_socket(addr, port, socket.SOCK_DGRAM, self.reuse_port)
                     udp, _ = await loop.create_datagram_endpoint(
                         lambda: UdpProtocol(key, self.lookup, self.tasks), sock=udp_sock
                     )
                     listener.udp.append(udp)
-                tcp_sock = _socket(addr, port, socket.SOCK_STREAM, self.reuse_port)
+                tcp_sock = bound_socket(addr, port, socket.SOCK_STREAM, self.reuse_port)
                 server = await asyncio.start_server(
                     lambda r, w: self._tcp(key, r, w), sock=tcp_sock, backlog=511
                 )

@@ -125,7 +125,7 @@ class Server:
             gen.adopt(self.current)
         opened = await self.pool.open_missing(set(gen.muxes))
         try:
-            await self.http.open_missing(set(_http_routes(gen)))
+            await self.http.open_missing(set(http_routes_of(gen)))
             await gen.start()
         except BaseException:
             self.discard(opened)
@@ -141,7 +141,7 @@ class Server:
     async def commit(self, gen: Generation) -> Generation:
         """Swap in a prepared generation; the old one drains and stops."""
         old, self.current = self.current, gen
-        self.http.swap(_http_routes(gen))
+        self.http.swap(http_routes_of(gen))
         self.pool.close_unused(set(gen.muxes))
         RELOAD_VERSION.values.clear()
         RELOAD_VERSION.set((gen.digest, "sha512"), 1)
@@ -234,7 +234,7 @@ class Server:
         self.current = None
 
 
-def _http_routes(gen: Generation) -> dict[tuple[str, int], dict[str, Route]]:
+def http_routes_of(gen: Generation) -> dict[tuple[str, int], dict[str, Route]]:
     """Merge the HTTP routes every side plugin of a generation asks for, by address."""
     routes: dict[tuple[str, int], dict[str, Route]] = {}
     for handler in gen.handlers:

@@ -41,9 +41,9 @@ from kdns.plugins.base import (
 from kdns.plugins.kubernetes.relay import Hub
 from kdns.plugins.metrics import REGISTRY
 from kdns.runtime.chain import BuildError
-from kdns.runtime.generation import Generation, ListenKey, _stop, config_digest
-from kdns.runtime.listeners import _hosts, _socket
-from kdns.runtime.server import RELOAD_VERSION, RunOptions, Server, _http_routes
+from kdns.runtime.generation import Generation, ListenKey, config_digest, stop_handlers
+from kdns.runtime.listeners import bound_socket, listen_addresses
+from kdns.runtime.server import RELOAD_VERSION, RunOptions, Server, http_routes_of
 from kdns.runtime.tally import Tally
 from kdns.runtime.worker import Channel
 
@@ -108,9 +108,9 @@ def probe(keys: set[ListenKey]) -> None:
         kinds = (
             [socket.SOCK_DGRAM, socket.SOCK_STREAM] if transport == "dns" else [socket.SOCK_STREAM]
         )
-        for addr in _hosts(host):
+        for addr in listen_addresses(host):
             for kind in kinds:
-                _socket(addr, port, kind).close()
+                bound_socket(addr, port, kind).close()
 
 
 def side_handlers(gen: Generation) -> list[Handler]:
@@ -162,7 +162,7 @@ class Supervisor(Server):
             await self.pull()
 
     def _routes(self, gen: Generation) -> dict[tuple[str, int], dict[str, Route]]:
-        routes = _http_routes(gen)
+        routes = http_routes_of(gen)
         for paths in routes.values():
             if "/health" in paths:
                 paths["/health"] = self._guard(paths["/health"])
@@ -198,7 +198,7 @@ class Supervisor(Server):
                 live = [p for p in self.procs if p is not None and p.alive]
                 await self._two_phase(live, payload(model, gen.digest), starting=old is None)
         except BaseException:
-            await _stop(started)
+            await stop_handlers(started)
             self.http.swap({**self.http.routes})  # closes servers opened for this attempt
             if old is None:
                 await self._kill_all()
@@ -210,7 +210,7 @@ class Supervisor(Server):
         self.changed.set()
         self.changed = asyncio.Event()
         if old is not None:
-            await _stop(side_handlers(old))
+            await stop_handlers(side_handlers(old))
         return gen
 
     async def _two_phase(self, procs: list[Proc], config: tuple[str, Any], starting: bool) -> None:
@@ -449,6 +449,6 @@ class Supervisor(Server):
         await self._kill_all()  # one restarted while this began has not served: no drain
         await self.hub.stop()
         if gen is not None:
-            await _stop(side_handlers(gen))
+            await stop_handlers(side_handlers(gen))
         self.http.close_all()
         self.current = None
