@@ -136,8 +136,3 @@ class HotTable:
         """Count every entry's pending answers."""
         for entry in list(self.entries.values()):
             entry.flush()
-
-    def clear(self) -> None:
-        """Count what is pending and forget every entry."""
-        self.flush()
-        self.entries.clear()

@@ -94,9 +94,6 @@ class AnswerTable:
         #: How long the reply `render` just gave stays the same (None after a miss).
         self.last: Prepared | SerialFresh | None = None
 
-    def __len__(self) -> int:
-        return len(self.entries)
-
     def store(
         self, key: Key, reply: dnslib.DNSRecord, scope: Scope, multicluster: bool = False
     ) -> None:
