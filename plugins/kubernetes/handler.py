@@ -43,7 +43,7 @@ from kdns.plugins.kubernetes.local import own_addresses
 from kdns.plugins.kubernetes.metadata import request_metadata
 from kdns.plugins.kubernetes.names import match_zone
 from kdns.plugins.kubernetes.objects import Sink
-from kdns.plugins.kubernetes.records import MAX_CNAMES, answer, soa_rr
+from kdns.plugins.kubernetes.records import MAX_CNAMES, Outcome, answer, soa_rr
 from kdns.plugins.wire import Key, name_wire
 
 log = structlog.get_logger("plugin/kubernetes")
@@ -96,6 +96,12 @@ def _key(req: Request) -> Key:
     question = req.msg.questions[0]
     qname = name_wire(tuple(question.qname.label)).lower()
     return (qname, req.qtype, req.qclass, req.do, bool(req.msg.header.cd))
+
+
+def _spelled(req: Request, zone: str) -> str:
+    """Return the zone as the client spelled it: answers and the SOA keep that spelling."""
+    name = req.name
+    return name[len(name) - len(zone) :] if len(name) == len(req.qname) else zone
 
 
 def _count_nothing(count: int) -> None:
@@ -241,7 +247,29 @@ class Kubernetes(Plugin[KubernetesConfig]):
         remote: tuple[str, int] = ("0.0.0.0", 0),
         tcp: bool = False,
     ) -> bytes | None:
-        """Answer a raw query from the ready answers, or None to send it down the chain."""
+        """Answer a raw query from the ready answers, or None to send it down the chain.
+
+        A name not ready yet is answered here as serve_dns would answer it, when that needs
+        neither the next plugin nor a lookup (fallthrough, an ExternalName target outside
+        the zones): the reply is filed as a ready answer and sent from the table.
+        """
+        out = self.answers.render(key, wire, self.index.serial_for, tcp)
+        if out is not None or not self.index.synced:
+            return out
+        req = Request(
+            dnslib.DNSRecord.parse(wire),
+            "tcp" if tcp else "udp",
+            remote,
+            size=len(wire),
+            server=server or "",
+        )
+        zone = match_zone(self.config.zones, req.qname)
+        if zone is None:
+            return None
+        spelled = _spelled(req, zone)
+        found = answer(self.index, self.config, req.name, req.qtype, spelled, self.local_ips)
+        if self._answer_now(req, _Capture(), spelled, found) is None:
+            return None
         return self.answers.render(key, wire, self.index.serial_for, tcp)
 
     def fast_reuse(self) -> tuple[Fresh, Callable[[int], None]] | None:
@@ -261,30 +289,44 @@ class Kubernetes(Plugin[KubernetesConfig]):
             req.answered_by = self.name
             w.write(ready)
             return int(ready.header.rcode)
-        name = req.name
-        # The zone as the client spelled it: answers and the SOA keep that spelling.
-        spelled = name[len(name) - len(zone) :] if len(name) == len(req.qname) else zone
-        out = answer(self.index, self.config, name, req.qtype, spelled, self.local_ips)
+        spelled = _spelled(req, zone)
+        out = answer(self.index, self.config, req.name, req.qtype, spelled, self.local_ips)
+        done = self._answer_now(req, w, spelled, out)
+        if done is not None:
+            return done
         if out.kind == "refused":
             return REFUSED
+        if out.kind == "nxdomain":  # fallthrough covers the name: _answer_now left it to us
+            return await next_or_failure(self.name, self.next, req, w)
+        records, truncated = list(out.answer), False
+        assert out.chase is not None
+        chase = out.chase
+        reply = await self._lookup(req, chase.target, chase.qtype)
+        if reply is not None:
+            records += [*chase.prefix, *reply.rr]
+            truncated = bool(reply.header.tc)
+        if not records:
+            return self._negative(req, w, NOERROR, spelled, keep=False)
+        return self._write(req, w, records, out.extra, truncated, keep=False)
+
+    def _answer_now(
+        self, req: Request, w: ResponseWriter, spelled: str, out: Outcome
+    ) -> int | None:
+        """Write `out` when the index alone gives the answer; None when serve_dns must go on
+        (REFUSED, fallthrough to the next plugin, an ExternalName target to look up)."""
+        if out.kind == "refused" or out.chase is not None:
+            return None
         if out.kind == "nxdomain":
             fall = self.config.fallthrough
             if fall is not None and fall.covers(req.qname):
-                return await next_or_failure(self.name, self.next, req, w)
+                return None
             if not self.index.synced:
                 self._negative(req, w, SERVFAIL, spelled)
                 return NOERROR  # written: the client has its SERVFAIL
             return self._negative(req, w, NXDOMAIN, spelled)
-        records, truncated = list(out.answer), False
-        if out.chase is not None:
-            chase = out.chase
-            reply = await self._lookup(req, chase.target, chase.qtype)
-            if reply is not None:
-                records += [*chase.prefix, *reply.rr]
-                truncated = bool(reply.header.tc)
-        if not records:
-            return self._negative(req, w, NOERROR, spelled, keep=out.chase is None)
-        return self._write(req, w, records, out.extra, truncated, keep=out.chase is None)
+        if not out.answer:
+            return self._negative(req, w, NOERROR, spelled)
+        return self._write(req, w, list(out.answer), out.extra, False)
 
     def _keep(self, req: Request, reply: dnslib.DNSRecord) -> None:
         """File a reply computed from the index alone as a ready answer (not before sync)."""
