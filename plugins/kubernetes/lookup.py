@@ -154,19 +154,7 @@ class Lookup:
             return [Entry(target, 0, key, self.ttl)]
         out: list[Entry] = []
         if svc.kind == "Headless" or r.endpoint:
-            pod_names = self.config.endpoint_pod_names
-            for s in self.slices(svc):
-                ports = s.ports or (NO_PORT,)
-                for ep in s.endpoints:
-                    if not ep.ready:
-                        continue
-                    for addr in ep.addresses:
-                        name = endpoint_name(addr, ep.hostname, ep.pod_name, pod_names)
-                        if r.endpoint and name.lower() != r.endpoint:
-                            continue
-                        for p in ports:
-                            if _port_match(r, p):
-                                out.append(Entry(addr, p.port, join(name, key), self.ttl))
+            out = self._endpoint_entries(r, ((key, s) for s in self.slices(svc)))
             return out or None
         matched = False
         for p in svc.ports or (NO_PORT,):
@@ -189,8 +177,12 @@ class Lookup:
         key = join(imp.name, imp.namespace, SVC, self.zone)
         out: list[Entry] = []
         if imp.kind == "Headless" or r.endpoint:
-            slices = self.index.imports.slices_of(imp.namespace, imp.name)
-            out = self._endpoint_entries(r, key, slices)
+            owned = (
+                (join(s.cluster, key) if s.cluster else key, s)
+                for s in self.index.imports.slices_of(imp.namespace, imp.name)
+                if not r.endpoint or r.cluster == s.cluster.lower()
+            )
+            out = self._endpoint_entries(r, owned)
             return out or None
         matched = False
         for p in imp.ports or (NO_PORT,):
@@ -200,15 +192,15 @@ class Lookup:
         return out if matched else None
 
     def _endpoint_entries(
-        self, r: RecordRequest, key: str, slices: Iterable[MultiClusterSlice]
+        self,
+        r: RecordRequest,
+        owned: Iterable[tuple[str, EndpointSlice | MultiClusterSlice]],
     ) -> list[Entry]:
-        """Return the entries of the ready endpoints of MCS slices that match `r`."""
+        """Return the entries of the ready endpoints that match `r`, of each slice with the
+        name its endpoint names end in (the Service's; an MCS slice's adds its cluster id)."""
         out: list[Entry] = []
         pod_names = self.config.endpoint_pod_names
-        for s in slices:
-            if r.endpoint and r.cluster != s.cluster.lower():
-                continue
-            owner = join(s.cluster, key) if s.cluster else key
+        for owner, s in owned:
             for ep in s.endpoints:
                 if not ep.ready:
                     continue
