@@ -93,6 +93,15 @@ class AnswerTable:
         self._scopes: dict[Scope, set[Key]] = {}
         #: How long the reply `render` just gave stays the same (None after a miss).
         self.last: Prepared | SerialFresh | None = None
+        #: Queries found to need the chain (fallthrough, a lookup), so the fast path does not
+        #: compute them again per query; any index change may alter that, and empties it.
+        self.chain_only: set[Key] = set()
+
+    def needs_chain(self, key: Key) -> None:
+        """Remember that `key` is answered by the chain only (until the next index change)."""
+        if len(self.chain_only) >= self.capacity:
+            self.chain_only.clear()
+        self.chain_only.add(key)
 
     def store(
         self, key: Key, reply: dnslib.DNSRecord, scope: Scope, multicluster: bool = False
@@ -126,6 +135,7 @@ class AnswerTable:
 
     def changed(self, scope: Scope) -> None:
         """Drop the replies `scope` alters (an Index listener)."""
+        self.chain_only.clear()
         if scope == ALL:
             for prepared in self.entries.values():
                 prepared.alive = False

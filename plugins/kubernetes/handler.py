@@ -251,10 +251,12 @@ class Kubernetes(Plugin[KubernetesConfig]):
 
         A name not ready yet is answered here as serve_dns would answer it, when that needs
         neither the next plugin nor a lookup (fallthrough, an ExternalName target outside
-        the zones): the reply is filed as a ready answer and sent from the table.
+        the zones): the reply is filed as a ready answer and sent from the table. A query that
+        needs the chain is remembered as such until the index changes, so it is not computed
+        twice per query.
         """
         out = self.answers.render(key, wire, self.index.serial_for, tcp)
-        if out is not None or not self.index.synced:
+        if out is not None or not self.index.synced or key in self.answers.chain_only:
             return out
         req = Request(
             dnslib.DNSRecord.parse(wire),
@@ -264,13 +266,14 @@ class Kubernetes(Plugin[KubernetesConfig]):
             server=server or "",
         )
         zone = match_zone(self.config.zones, req.qname)
-        if zone is None:
-            return None
-        spelled = _spelled(req, zone)
-        found = answer(self.index, self.config, req.name, req.qtype, spelled, self.local_ips)
-        if self._answer_now(req, _Capture(), spelled, found) is None:
-            return None
-        return self.answers.render(key, wire, self.index.serial_for, tcp)
+        if zone is not None:
+            spelled = _spelled(req, zone)
+            found = answer(self.index, self.config, req.name, req.qtype, spelled, self.local_ips)
+            if self._answer_now(req, _Capture(), spelled, found) is not None:
+                out = self.answers.render(key, wire, self.index.serial_for, tcp)
+        if out is None:  # the chain answers it (next plugin, a lookup, too big): once per change
+            self.answers.needs_chain(key)
+        return out
 
     def fast_reuse(self) -> tuple[Fresh, Callable[[int], None]] | None:
         """Return how long the ready answer just sent stays the same; it counts nothing more."""

@@ -154,6 +154,11 @@ async def test_names_are_answered_without_the_chain_from_the_first_query(cluster
         set_fast(cluster.server, True)
         assert normalised(chain) == normalised(reply), name
     assert cluster.fast("ext." + T, "A") is None  # its target lies outside: a lookup
+    ext = query_key(dns.message.make_query("ext." + T, "A").to_wire())
+    assert ext in handler.answers.chain_only  # not computed again on the next query
+    cluster.api.apply(service("late", {"clusterIP": "10.96.9.9", "ports": HTTP}))
+    await eventually(cluster.port, "late." + T, "A", answers("10.96.9.9"))
+    assert ext not in handler.answers.chain_only  # a change may alter it: asked again
     # kubeadm's cache stores reverse names: it answers them, not the plugin behind it
     assert cluster.fast("1.1.96.10.in-addr.arpa.", "PTR") is None
 
