@@ -317,6 +317,10 @@ class Fresh(Protocol):
         ...
 
 
+def count_nothing(count: int) -> None:
+    """The per-answer counting of a plugin that keeps no per-answer counters (FastReuse)."""
+
+
 @runtime_checkable
 class FastReuse(Protocol):
     """A fast answerer whose answers may be sent again, as bytes, while they stay the same."""

@@ -7,7 +7,6 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
 
 import dnslib
 import structlog
@@ -27,6 +26,7 @@ from kdns.plugins.base import (
     PluginError,
     Proto,
     Request,
+    count_nothing,
     fast_transparent,
 )
 from kdns.plugins.metrics import PANICS
@@ -60,6 +60,8 @@ class Route:
     observers: tuple[FastObserver, ...] = ()
     #: For each of `fast`, itself if it is a FastPass, else None (found once, not per query).
     passes: tuple[FastPass | None, ...] = ()
+    #: For each of `fast`, the FastPass answerers in front of it (those a query passed).
+    passed_before: tuple[tuple[FastPass, ...], ...] = ()
     #: For each of `fast`, itself if its answers may be reused (FastReuse), else None.
     reusers: tuple[FastReuse | None, ...] = ()
     #: What handlers in front do to a reply on its way out (loadbalance), outermost first.
@@ -92,13 +94,15 @@ class Route:
             elif isinstance(handler, FastObserver):
                 observers.append(handler)
             handler = getattr(handler, "next", None)
+        passes = tuple(a if isinstance(a, FastPass) else None for a in answerers)
         return cls(
             zone,
             chain,
             block,
             tuple(answerers),
             tuple(observers),
-            tuple(a if isinstance(a, FastPass) else None for a in answerers),
+            passes,
+            tuple(tuple(p for p in passes[:i] if p is not None) for i in range(len(passes))),
             tuple(a if isinstance(a, FastReuse) else None for a in answerers),
             tuple(transforms),
         )
@@ -176,8 +180,8 @@ class ZoneMux:
                     tcp=proto == "tcp",
                 )
                 if reply is not None:
-                    for passed in route.passes[:i]:
-                        cast(FastPass, passed).fast_passed(self.label)
+                    for passed in route.passed_before[i]:
+                        passed.fast_passed(self.label)
                     break
                 passing = route.passes[i]
                 if passing is None or not passing.fast_passes(key):
@@ -201,8 +205,8 @@ class ZoneMux:
                 answerer.name,
                 time.perf_counter() - start,
                 route.observers,
-                tuple(cast(FastPass, p) for p in route.passes[:i]),
-                reuse[1] if reuse is not None else _count_nothing,
+                route.passed_before[i],
+                reuse[1] if reuse is not None else count_nothing,
             )
             accounting.observe("2" if ":" in remote[0] else "1")
             if reuse is not None:
@@ -353,10 +357,6 @@ class ZoneMux:
             rcode = SERVFAIL
         if rcode in NOT_WRITTEN and w.written is None:
             w.write(req.reply(rcode))
-
-
-def _count_nothing(count: int) -> None:
-    """For answers nobody counts twice."""
 
 
 def _transformed(reply: bytes, transforms: tuple[Callable[[bytes], bytes], ...]) -> bytes:

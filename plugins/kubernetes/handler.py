@@ -32,6 +32,7 @@ from kdns.plugins.base import (
     PluginError,
     Request,
     ResponseWriter,
+    count_nothing,
     next_or_failure,
 )
 from kdns.plugins.kubernetes import autopath
@@ -102,10 +103,6 @@ def _spelled(req: Request, zone: str) -> str:
     """Return the zone as the client spelled it: answers and the SOA keep that spelling."""
     name = req.name
     return name[len(name) - len(zone) :] if len(name) == len(req.qname) else zone
-
-
-def _count_nothing(count: int) -> None:
-    """The plugin keeps no per-answer counters of its own."""
 
 
 class _Capture:
@@ -278,7 +275,7 @@ class Kubernetes(Plugin[KubernetesConfig]):
     def fast_reuse(self) -> tuple[Fresh, Callable[[int], None]] | None:
         """Return how long the ready answer just sent stays the same; it counts nothing more."""
         last = self.answers.last
-        return None if last is None else (last, _count_nothing)
+        return None if last is None else (last, count_nothing)
 
     # -- queries -------------------------------------------------------------------------------
 
