@@ -102,8 +102,14 @@ def skip_name(wire: bytes, i: int) -> int:
         i += length + 1
 
 
-def ttl_offsets(wire: bytes) -> tuple[tuple[int, ...], int]:
-    """Return the offsets of every non-OPT record's TTL field, and where the first qname ends.
+#: One record of a packed message: where it starts, where its TYPE field is, where it ends,
+#: and its type.
+Record = tuple[int, int, int, int]
+
+
+def records(wire: bytes) -> tuple[int, list[list[Record]]]:
+    """Return where the first question's name ends, and the records of the answer, authority
+    and additional sections.
 
     Raises ValueError for a message that does not walk cleanly to its end.
     """
@@ -112,23 +118,36 @@ def ttl_offsets(wire: bytes) -> tuple[tuple[int, ...], int]:
     qd, an, ns, ar = struct.unpack_from("!HHHH", wire, 4)
     i = HEADER
     qend = HEADER
+    sections: list[list[Record]] = []
     try:
         for q in range(qd):
             i = skip_name(wire, i)
             if q == 0:
                 qend = i
             i += 4
-        offsets: list[int] = []
-        for _ in range(an + ns + ar):
-            i = skip_name(wire, i)
-            rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, i)
-            if rtype != OPT:
-                offsets.append(i + 4)
-            i += 10 + rdlen
+        for count in (an, ns, ar):
+            section: list[Record] = []
+            for _ in range(count):
+                fixed = skip_name(wire, i)
+                rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, fixed)
+                end = fixed + 10 + rdlen
+                section.append((i, fixed, end, rtype))
+                i = end
+            sections.append(section)
     except (IndexError, struct.error) as exc:
         raise ValueError("message ends inside a record") from exc
     if i != len(wire):
         raise ValueError("trailing bytes after the last record")
+    return qend, sections
+
+
+def ttl_offsets(wire: bytes) -> tuple[tuple[int, ...], int]:
+    """Return the offsets of every non-OPT record's TTL field, and where the first qname ends.
+
+    Raises ValueError for a message that does not walk cleanly to its end.
+    """
+    qend, sections = records(wire)
+    offsets = (fixed + 4 for section in sections for _, fixed, _, t in section if t != OPT)
     return tuple(offsets), qend
 
 
@@ -137,19 +156,8 @@ def soa_serial_offset(wire: bytes) -> int:
 
     Raises ValueError for a message that does not walk cleanly.
     """
-    if len(wire) < HEADER:
-        raise ValueError("message shorter than a header")
-    qd, an, ns, ar = struct.unpack_from("!HHHH", wire, 4)
-    i = HEADER
-    try:
-        for _ in range(qd):
-            i = skip_name(wire, i) + 4
-        for _ in range(an + ns + ar):
-            i = skip_name(wire, i)
-            rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, i)
+    for section in records(wire)[1]:
+        for _, fixed, _, rtype in section:
             if rtype == SOA:
-                return skip_name(wire, skip_name(wire, i + 10))
-            i += 10 + rdlen
-    except (IndexError, struct.error) as exc:
-        raise ValueError("message ends inside a record") from exc
+                return skip_name(wire, skip_name(wire, fixed + 10))
     return 0

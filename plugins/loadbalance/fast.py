@@ -12,38 +12,24 @@ round_robin policy runs here; `prefer` and `weighted` keep their blocks on the c
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 
 import dnslib
 
 from kdns.plugins.loadbalance.shuffle import AAAA, CNAME, MX, A, RandBelow, shuffle
-from kdns.plugins.wire import skip_name
+from kdns.plugins.wire import records
 
 OPT = 41
-HEADER = 12
 Block = tuple[int, int, int]  # start, end, type
 
 
 def _sections(wire: bytes) -> list[list[Block]] | None:
     """Return the records of the answer, authority and additional sections, or None if odd."""
-    qd, an, ns, ar = struct.unpack_from("!HHHH", wire, 4)
-    i = HEADER
-    for _ in range(qd):
-        i = skip_name(wire, i) + 4
-    sections: list[list[Block]] = []
-    for count in (an, ns, ar):
-        blocks: list[Block] = []
-        for _ in range(count):
-            j = skip_name(wire, i)
-            rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, j)
-            end = j + 10 + rdlen
-            blocks.append((i, end, rtype))
-            i = end
-        sections.append(blocks)
-    if i != len(wire):
+    try:
+        sections = records(wire)[1]
+    except ValueError:
         return None
-    return sections
+    return [[(start, end, rtype) for start, _, end, rtype in section] for section in sections]
 
 
 def _movable(wire: bytes, blocks: list[Block], before: int) -> bool:
