@@ -41,7 +41,7 @@ from kdns.plugins.base import (
     next_or_failure,
 )
 from kdns.plugins.file.config import FileConfig
-from kdns.plugins.file.zone import Name, Result, Zone, name_of
+from kdns.plugins.file.zone import Name, Result, Zone, name_of, within
 from kdns.plugins.file.zonefile import Reader, ZoneFileError
 from kdns.plugins.root import resolve_path
 
@@ -186,7 +186,7 @@ class File(Plugin[FileConfig]):
 
     def _slot(self, qname: Name) -> Slot | None:
         for origin in self._order:
-            if qname[len(qname) - len(origin) :] == origin or not origin:
+            if within(qname, origin):
                 return self.slots[origin]
         return None
 

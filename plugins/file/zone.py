@@ -54,6 +54,11 @@ def name_of(label: dnslib.DNSLabel) -> Name:
     return tuple(part.lower() for part in label.label)
 
 
+def within(name: Name, origin: Name) -> bool:
+    """Tell whether `name` is `origin` or below it (the root holds every name)."""
+    return name[len(name) - len(origin) :] == origin
+
+
 def _canonical(name: Name) -> Name:
     """Return the sort key of RFC 4034's canonical order (labels from the right)."""
     return tuple(reversed(name))
@@ -76,7 +81,6 @@ class Zone:
 
     def __init__(self, origin: Name, records: Iterable[dnslib.RR], path: str = "") -> None:
         self.origin = origin
-        self.path = path
         self.nodes: dict[Name, dict[int, list[dnslib.RR]]] = {}
         skipped = 0
         for rr in records:
@@ -101,7 +105,11 @@ class Zone:
                     break
                 self.names.add(owner[cut:])
         self.sorted: list[Name] = sorted(_canonical(n) for n in self.nodes)
-        self.count = sum(len(rrs) for node in self.nodes.values() for rrs in node.values())
+
+    @property
+    def count(self) -> int:
+        """Return the number of records in the zone."""
+        return sum(len(rrs) for node in self.nodes.values() for rrs in node.values())
 
     @property
     def serial(self) -> int:
@@ -115,7 +123,7 @@ class Zone:
 
     def contains(self, name: Name) -> bool:
         """Tell whether `name` is at or below the origin."""
-        return not self.origin or name[len(name) - len(self.origin) :] == self.origin
+        return within(name, self.origin)
 
     # -- record helpers ------------------------------------------------------------------
 
@@ -145,7 +153,7 @@ class Zone:
             if rr.rtype != NS:
                 continue
             owner, target = name_of(rr.rname), name_of(rr.rdata.label)
-            if target[len(target) - len(owner) :] == owner or not owner:
+            if within(target, owner):
                 out += self._addresses(target, do)
         return out
 
@@ -294,4 +302,4 @@ def _renamed(rrs: list[dnslib.RR], owner: Name) -> list[dnslib.RR]:
     return [dnslib.RR(label, rr.rtype, rr.rclass, rr.ttl, rr.rdata) for rr in rrs]
 
 
-__all__ = ["DNAME", "MAX_CHAIN", "Result", "Zone", "name_of"]
+__all__ = ["DNAME", "MAX_CHAIN", "Result", "Zone", "name_of", "within"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from kdns.corefile import BlockContext, CorefileError, Directive, Word
+from kdns.corefile.addresses import fqdn
 from kdns.corefile.errors import did_you_mean
 from kdns.corefile.mnemonics import RCODES, qclass_name, qtype_name
 from kdns.corefile.syntax import choice, regex
@@ -179,12 +180,6 @@ class RewriteConfig:
     mode: Mode = "stop"
 
 
-def _normalize(text: str) -> str:
-    """Lower-case a name and make it fully qualified, as CoreDNS's plugin.Name does."""
-    text = text.lower()
-    return text if text.endswith(".") else text + "."
-
-
 def _count(words: Sequence[Word], allowed: tuple[int, ...], at: Word, message: str) -> None:
     """Raise `message` unless there are an allowed number of words."""
     if len(words) not in allowed:
@@ -210,10 +205,10 @@ def _pattern(word: Word, replacement: str | None = None) -> re.Pattern[str]:
     return compiled
 
 
-def _name_match(kind: MatchType, word: Word) -> NameMatch:
+def _name_match(kind: MatchType, word: Word, replacement: str | None = None) -> NameMatch:
     if kind == "regex":
-        return NameMatch(kind, word.text, _pattern(word))
-    return NameMatch(kind, _normalize(word.text))
+        return NameMatch(kind, word.text, _pattern(word, replacement))
+    return NameMatch(kind, fqdn(word.text))
 
 
 def _answers(words: Sequence[Word]) -> tuple[bool, tuple[AnswerRule, ...]]:
@@ -249,7 +244,7 @@ def _answers(words: Sequence[Word]) -> tuple[bool, tuple[AnswerRule, ...]]:
                     "and TO",
                     option.pos,
                 )
-            to = _normalize(words[i + 1].text)
+            to = fqdn(words[i + 1].text)
             field: Literal["name", "value"] = "name" if option.text == "name" else "value"
             rules.append(AnswerRule(field, _pattern(words[i], to), to))
             i += 2
@@ -272,17 +267,12 @@ def _name_rule(words: Sequence[Word], field: Word) -> NameRule:
             (words[-1] if words else field).pos,
         )
     if len(words) == 2:
-        return NameRule(
-            NameMatch("exact", _normalize(words[0].text)), _normalize(words[1].text), True
-        )
+        return NameRule(NameMatch("exact", fqdn(words[0].text)), fqdn(words[1].text), True)
     kind = _match_type(words[0], "name")
     source, target = words[1], words[2]
     auto, answers = _answers(words[3:]) if len(words) > 3 else (False, ())
-    replacement = _normalize(target.text)
-    if kind == "regex":
-        match = NameMatch(kind, source.text, _pattern(source, target.text))
-    else:
-        match = NameMatch(kind, _normalize(source.text))
+    replacement = fqdn(target.text)
+    match = _name_match(kind, source, target.text)
     # Exact rules always map the answer back to the name asked for.
     return NameRule(match, replacement, auto or kind == "exact", answers)
 
@@ -410,7 +400,7 @@ def _ttl_rule(words: Sequence[Word], field: Word) -> TtlRule:
     _count(words, (2, 3), words[-1], "too many arguments for a ttl rule")
     low, high = _ttl_range(words[-1])
     if len(words) == 2:
-        return TtlRule(NameMatch("exact", _normalize(words[0].text)), low, high)
+        return TtlRule(NameMatch("exact", fqdn(words[0].text)), low, high)
     return TtlRule(_name_match(_match_type(words[0], "ttl"), words[1]), low, high)
 
 
@@ -436,7 +426,7 @@ def _rcode_rule(words: Sequence[Word], field: Word) -> RcodeRule:
     old = _rcode(words[-2], "matching")
     new = _rcode(words[-1], "replacement")
     if len(words) == 3:
-        return RcodeRule(NameMatch("exact", _normalize(words[0].text)), old, new)
+        return RcodeRule(NameMatch("exact", fqdn(words[0].text)), old, new)
     return RcodeRule(_name_match(_match_type(words[0], "rcode"), words[1]), old, new)
 
 

@@ -10,6 +10,7 @@ that puts the client's question back and applies the rules' reply rewrites.
 
 from __future__ import annotations
 
+from kdns.corefile.addresses import is_domain_name
 from kdns.plugins.base import (
     NOERROR,
     BuildContext,
@@ -24,7 +25,7 @@ from kdns.plugins.base import (
 )
 from kdns.plugins.rewrite.config import RewriteConfig
 from kdns.plugins.rewrite.reverter import Reverter
-from kdns.plugins.rewrite.rules import ResponseRule, State, apply, valid_name
+from kdns.plugins.rewrite.rules import ResponseRule, State, apply
 
 
 class Rewrite(Plugin[RewriteConfig]):
@@ -51,7 +52,7 @@ class Rewrite(Plugin[RewriteConfig]):
             found = apply(rule, state)
             if found is None:
                 continue
-            if state.name_changed and not valid_name(state.name):
+            if state.name_changed and not is_domain_name(state.name):
                 raise PluginError(self.name, f"invalid name after rewrite: {state.name}")
             applied = True
             back.extend(found)

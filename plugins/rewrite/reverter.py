@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import dnslib
 
+from kdns.corefile.addresses import fqdn
 from kdns.plugins.base import Resolver, ResponseWriter
-from kdns.plugins.rewrite.config import CnameRule
 from kdns.plugins.rewrite.rules import (
     OPT,
     CnameFollow,
@@ -23,8 +23,7 @@ from kdns.plugins.rewrite.rules import (
     ResponseRule,
     TtlClamp,
     ValueBack,
-    matches,
-    substitute,
+    rewrite_name,
 )
 
 CNAME = 5
@@ -98,27 +97,6 @@ def revert(
     return out
 
 
-def _new_target(rule: CnameRule, target: str) -> str | None:
-    """Return the target a cname rule gives `target` (lower case), or None if it does not."""
-    match = rule.match
-    if match.kind == "regex":
-        assert match.pattern is not None
-        return substitute(match.pattern, rule.replacement, target)
-    if not matches(match, target):
-        return None
-    if match.kind == "exact":
-        return rule.replacement
-    if match.kind == "prefix":
-        return rule.replacement + target[len(match.value) :]
-    if match.kind == "suffix":
-        return target[: len(target) - len(match.value)] + rule.replacement
-    return target.replace(match.value, rule.replacement)
-
-
-def _fqdn(name: str) -> str:
-    return name.lower() if name.endswith(".") else name.lower() + "."
-
-
 async def follow_cnames(
     reply: dnslib.DNSRecord, follow: CnameFollow, resolve: Resolver | None
 ) -> dnslib.DNSRecord:
@@ -130,7 +108,8 @@ async def follow_cnames(
     for rr in reply.rr:
         if rr.rtype != CNAME:
             continue
-        target = _new_target(follow.rule, str(rr.rdata.label).lower())
+        rule = follow.rule
+        target = rewrite_name(rule.match, rule.replacement, str(rr.rdata.label).lower())
         if target is None:
             continue
         cnames = []
@@ -142,7 +121,7 @@ async def follow_cnames(
         found: list[dnslib.RR] = []
         if resolve is not None:
             looked_up = await resolve(target, follow.qtype)
-            found = [r for r in looked_up.rr if _fqdn(str(r.rname)) == _fqdn(target)]
+            found = [r for r in looked_up.rr if fqdn(str(r.rname)) == fqdn(target)]
         out = copy.copy(reply)
         out.rr = cnames + found
         return out

@@ -240,22 +240,27 @@ def matches(match: NameMatch, name: str) -> bool:
     return match.pattern.search(name) is not None
 
 
+def rewrite_name(match: NameMatch, replacement: str, name: str) -> str | None:
+    """Return what a rule rewrites a lower-case name to, or None if it does not match."""
+    kind, value = match.kind, match.value
+    if kind == "regex":
+        assert match.pattern is not None
+        return substitute(match.pattern, replacement, name)
+    if not matches(match, name):
+        return None
+    if kind == "exact":
+        return replacement
+    if kind == "prefix":
+        return replacement + name[len(value) :]
+    if kind == "suffix":
+        return name[: len(name) - len(value)] + replacement
+    return name.replace(value, replacement)
+
+
 def _name_rule(rule: NameRule, state: State) -> list[ResponseRule] | None:
     name, match = state.qname, rule.match
     kind, value, replacement = match.kind, match.value, rule.replacement
-    if kind == "regex":
-        assert match.pattern is not None
-        new = substitute(match.pattern, replacement, name)
-    elif not matches(match, name):
-        new = None
-    elif kind == "exact":
-        new = replacement
-    elif kind == "prefix":
-        new = replacement + name[len(value) :]
-    elif kind == "suffix":
-        new = name[: len(name) - len(value)] + replacement
-    else:
-        new = name.replace(value, replacement)
+    new = rewrite_name(match, replacement, name)
     if new is None:
         return None
     state.name, state.changed, state.name_changed = new, True, True
@@ -386,13 +391,3 @@ def apply(rule: Rule, state: State) -> list[ResponseRule] | None:
     if isinstance(rule, CnameRule):
         return [CnameFollow(rule, state.qtype)]
     return _edns_rule(rule, state)
-
-
-def valid_name(name: str) -> bool:
-    """Tell whether `name` is a valid domain name (miekg/dns IsDomainName, roughly)."""
-    if name in (".", ""):
-        return name == "."
-    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
-    if any(not label or len(label.encode()) > 63 for label in labels):
-        return False
-    return sum(len(label.encode()) + 1 for label in labels) + 1 <= 255

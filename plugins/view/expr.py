@@ -34,6 +34,7 @@ from kdns.plugins.view.values import (
     EvalError,
     arith,
     compare,
+    in_network,
     member,
     need,
     same,
@@ -249,12 +250,7 @@ class _Parser:
             ip_run = args[0].run
 
             def in_net(req: Request) -> bool:
-                ip = need(ip_run(req), STR, "incidr")
-                try:
-                    addr = ipaddress.ip_address(ip.strip("[]"))
-                except ValueError:
-                    raise EvalError("first argument is not an IP address") from None
-                return addr.version == net.version and addr in net
+                return in_network(need(ip_run(req), STR, "incidr"), net)
 
             return Node(in_net, BOOL, tok.offset)
         if not args:

@@ -32,6 +32,11 @@ def incidr(ip: object, net: object) -> bool:
         network = ipaddress.ip_network(net, strict=False)
     except ValueError:
         raise EvalError(f"invalid CIDR address: {net}") from None
+    return in_network(ip, network)
+
+
+def in_network(ip: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """Tell whether address `ip` (brackets allowed) is in `network`."""
     try:
         addr = ipaddress.ip_address(ip.strip("[]"))
     except ValueError:
