@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -22,7 +21,7 @@ import dnslib
 
 from kdns.plugins import default_registry
 from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
-from kdns.runtime.serve import banner, platform_line, version
+from kdns.runtime.serve import banner, platform_line, serve_until_shutdown, version
 from kdns.runtime.server import RunOptions, Server, StartError
 
 #: The seed's `host` lookups: (what the seed typed, name, type).
@@ -98,30 +97,17 @@ async def run(args: argparse.Namespace) -> int:
             for typed, name, qtype in LOOKUPS:
                 print(f"/ # {typed}")
                 print("\n".join(await ask(port, name, qtype)), flush=True)
-            if not args.once:
-                print(
-                    f"Serving on 127.0.0.1:{port}; try: dig @127.0.0.1 -p {port} "
-                    "web.default.svc.cluster.local. Edit examples/cluster.yaml or "
-                    "examples/Corefile and ask again. Ctrl-C stops.",
-                    flush=True,
-                )
-                await _serve_until_signal(server)
-            await server.stop()
+            if args.once:
+                await server.stop()
+                return 0
+            print(
+                f"Serving on 127.0.0.1:{port}; try: dig @127.0.0.1 -p {port} "
+                "web.default.svc.cluster.local. Edit examples/cluster.yaml or "
+                "examples/Corefile and ask again. Ctrl-C stops.",
+                flush=True,
+            )
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, server.request_shutdown)
+            await serve_until_shutdown(server)
     return 0
-
-
-async def _serve_until_signal(server: Server) -> None:
-    from kdns.runtime.reload import reload_loop
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.request_shutdown)
-    tasks = [asyncio.create_task(server.reloader()), asyncio.create_task(reload_loop(server))]
-    try:
-        await server.wait_for_shutdown()
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -73,6 +73,18 @@ async def run(options: RunOptions, workers: int = 1, log_format: str = "text") -
         loop.add_signal_handler(sig, server.request_shutdown)
     for sig in (signal.SIGHUP, signal.SIGUSR1):
         loop.add_signal_handler(sig, server.request_reload)
+    try:
+        await serve_until_shutdown(server)
+    finally:
+        if options.pidfile:
+            with contextlib.suppress(OSError):
+                os.unlink(options.pidfile)
+    return 0
+
+
+async def serve_until_shutdown(server: Server) -> None:
+    """Perform reloads (asked for, and the reload plugin's checks) until shutdown is asked;
+    then stop `server`."""
     tasks = [asyncio.create_task(server.reloader()), asyncio.create_task(reload_loop(server))]
     try:
         await server.wait_for_shutdown()
@@ -83,10 +95,6 @@ async def run(options: RunOptions, workers: int = 1, log_format: str = "text") -
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if options.pidfile:
-            with contextlib.suppress(OSError):
-                os.unlink(options.pidfile)
-    return 0
 
 
 def serve(options: RunOptions, workers: int = 1, log_format: str = "text") -> int:

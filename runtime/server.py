@@ -49,6 +49,21 @@ class StartError(Exception):
     """The first configuration could not be loaded or started."""
 
 
+def start_error(exc: BaseException) -> str:
+    """Return the message `kdns serve` prints when a configuration cannot start."""
+    if isinstance(exc, CorefileError):
+        return "\n".join(d.headline() for d in exc.errors)
+    if isinstance(exc, OSError):
+        return f"listen failed: {exc}"
+    return str(exc) or type(exc).__name__
+
+
+def lameduck_of(gen: Generation | None) -> float:
+    """Return the longest lameduck the handlers of `gen` ask for (0 without one)."""
+    handlers = gen.handlers if gen is not None else []
+    return max((h.lameduck() for h in handlers if isinstance(h, Lameduck)), default=0.0)
+
+
 class Server:
     """Runs one configuration at a time and swaps in the next on reload."""
 
@@ -143,13 +158,17 @@ class Server:
         old, self.current = self.current, gen
         self.http.swap(http_routes_of(gen))
         self.pool.close_unused(set(gen.muxes))
+        self.announce(gen)
+        if old is not None:
+            await old.stop(self.options.drain)
+        return gen
+
+    def announce(self, gen: Generation) -> None:
+        """Publish that `gen` now runs: its digest in the reload metric, and `changed`."""
         RELOAD_VERSION.values.clear()
         RELOAD_VERSION.set((gen.digest, "sha512"), 1)
         self.changed.set()
         self.changed = asyncio.Event()
-        if old is not None:
-            await old.stop(self.options.drain)
-        return gen
 
     async def reload(self) -> bool:
         """Load the Corefile again and swap it in if it changed; return True if it did."""
@@ -169,7 +188,7 @@ class Server:
             log.info("Reloading")
             try:
                 gen = await self.apply(model)
-            except (BuildError, OSError, Exception) as exc:
+            except Exception as exc:
                 RELOAD_FAILED.inc()
                 reload_log.error(f"Corefile changed but reload failed: {exc}")
                 return False
@@ -183,13 +202,11 @@ class Server:
         try:
             model = self.load_model()
         except CorefileError as exc:
-            raise StartError("\n".join(d.headline() for d in exc.errors)) from None
+            raise StartError(start_error(exc)) from None
         try:
             gen = await self.apply(model)
-        except (BuildError, PluginError) as exc:
-            raise StartError(str(exc)) from None
-        except OSError as exc:
-            raise StartError(f"listen failed: {exc}") from None
+        except (BuildError, PluginError, OSError) as exc:
+            raise StartError(start_error(exc)) from None
         for warning in model.warnings:
             if "cannot serve it yet" not in warning.message:
                 log.warning(warning.headline())
@@ -219,10 +236,7 @@ class Server:
         async with self._lock:
             self._stopping = True
         gen = self.current
-        pause = max(
-            (h.lameduck() for h in (gen.handlers if gen else []) if isinstance(h, Lameduck)),
-            default=0.0,
-        )
+        pause = lameduck_of(gen)
         if pause > 0:
             log.info(f"Going into lameduck mode for {pause:g}s")
             await asyncio.sleep(pause)

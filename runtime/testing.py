@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -45,6 +47,18 @@ def _free_elsewhere(port: int) -> bool:
             except OSError:
                 return False
     return True
+
+
+async def start_kdns(*args: str, **options: object) -> asyncio.subprocess.Process:
+    """Start `python -m kdns.runtime ARGS...` as a separate process; `options` go to
+    `asyncio.create_subprocess_exec` (stdout, stderr, cwd...)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kdns.runtime",
+        *args,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 @contextlib.asynccontextmanager

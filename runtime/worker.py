@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import os
 import pickle
 import signal
 import socket
@@ -23,15 +22,15 @@ from typing import Any
 
 import structlog
 
-from kdns.corefile import Corefile, CorefileError, PluginSpec
+from kdns.corefile import Corefile, PluginSpec
 from kdns.plugins import default_registry
-from kdns.plugins.base import BuildContext, Handler, HttpRoutes, PluginError
+from kdns.plugins.base import BuildContext, Handler, HttpRoutes
 from kdns.plugins.kubernetes.relay import Relay
 from kdns.plugins.metrics import REGISTRY
 from kdns.runtime.chain import BuildError
 from kdns.runtime.generation import Generation, ListenKey, config_digest
 from kdns.runtime.http import HttpPool
-from kdns.runtime.server import RunOptions, Server
+from kdns.runtime.server import RunOptions, Server, start_error
 
 log = structlog.get_logger("kdns.server")
 
@@ -76,15 +75,6 @@ class Channel:
         self.writer.close()
         with contextlib.suppress(Exception):
             await self.writer.wait_closed()
-
-
-def start_error(exc: BaseException) -> str:
-    """Return the message `kdns serve` prints when a configuration cannot start."""
-    if isinstance(exc, CorefileError):
-        return "\n".join(d.headline() for d in exc.errors)
-    if isinstance(exc, OSError) and not isinstance(exc, PluginError):
-        return f"listen failed: {exc}"
-    return str(exc) or type(exc).__name__
 
 
 class _NoHttp(HttpPool):
@@ -208,7 +198,7 @@ class WorkerServer(Server):
             if m.values or m.counts
         ]
         ready = self.not_ready() if self.current is not None else ["kdns"]
-        return {"pid": os.getpid(), "not_ready": ready, "metrics": families}
+        return {"not_ready": ready, "metrics": families}
 
 
 class Worker:

@@ -33,7 +33,6 @@ from kdns.corefile import Corefile, PluginSpec
 from kdns.plugins.base import (
     Handler,
     HttpRoutes,
-    Lameduck,
     Route,
     ServerState,
     Startable,
@@ -43,7 +42,7 @@ from kdns.plugins.metrics import REGISTRY
 from kdns.runtime.chain import BuildError
 from kdns.runtime.generation import Generation, ListenKey, config_digest, stop_handlers
 from kdns.runtime.listeners import bound_socket, listen_addresses
-from kdns.runtime.server import RELOAD_VERSION, RunOptions, Server, http_routes_of
+from kdns.runtime.server import RunOptions, Server, http_routes_of, lameduck_of
 from kdns.runtime.tally import Tally
 from kdns.runtime.worker import Channel
 
@@ -189,7 +188,7 @@ class Supervisor(Server):
         started: list[Handler] = []
         try:
             for handler in side_handlers(gen):
-                if isinstance(handler, Startable):
+                if isinstance(handler, Startable):  # always: for the type checker
                     await handler.start()
                 started.append(handler)
             async with self._fleet:
@@ -199,16 +198,13 @@ class Supervisor(Server):
                 await self._two_phase(live, payload(model, gen.digest), starting=old is None)
         except BaseException:
             await stop_handlers(started)
-            self.http.swap({**self.http.routes})  # closes servers opened for this attempt
+            self.discard([])  # closes the side servers opened for this attempt
             if old is None:
                 await self._kill_all()
             raise
         self.current = gen
         self.http.swap(routes)
-        RELOAD_VERSION.values.clear()
-        RELOAD_VERSION.set((gen.digest, "sha512"), 1)
-        self.changed.set()
-        self.changed = asyncio.Event()
+        self.announce(gen)
         if old is not None:
             await stop_handlers(side_handlers(old))
         return gen
@@ -426,10 +422,7 @@ class Supervisor(Server):
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
                 proc.process.send_signal(signal.SIGTERM)
-        pause = max(
-            (h.lameduck() for h in (gen.handlers if gen else []) if isinstance(h, Lameduck)),
-            default=0.0,
-        )
+        pause = lameduck_of(gen)
         waits = [asyncio.create_task(p.process.wait()) for p in procs]
         if waits:
             _, late = await asyncio.wait(waits, timeout=pause + self.options.drain + 10.0)

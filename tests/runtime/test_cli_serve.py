@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
 import dns.asyncquery
@@ -15,18 +14,12 @@ import dns.rcode
 import pytest
 
 from kdns.runtime.cli import main
-from kdns.runtime.testing import free_port, running
+from kdns.runtime.testing import free_port, running, start_kdns
 
 
 async def start(*args: str, cwd: Path | None = None) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kdns.runtime",
-        *args,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    return await start_kdns(
+        *args, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
 
 

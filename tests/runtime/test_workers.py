@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import dns.rcode
 from prometheus_client.parser import text_string_to_metric_families
 
 from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
-from kdns.runtime.testing import free_port, query
+from kdns.runtime.testing import free_port, query, start_kdns
 
 CLUSTER = Path(__file__).parent / "cluster" / "cluster.yaml"
 SERVICE_CIDRS = ("10.96.0.0/12", "fd00:10:96::/112")
@@ -80,10 +79,7 @@ async def launched(folder: Path, body: str) -> AsyncIterator[Fleet]:
     (folder / "Corefile").write_text(corefile(port, side, body))
     log = folder / "kdns.log"
     with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "kdns.runtime",
+        proc = await start_kdns(
             "-conf",
             str(folder / "Corefile"),
             "--workers",
@@ -320,12 +316,9 @@ async def test_refuses_to_start_as_a_single_server_does(tmp_path: Path) -> None:
     the message and status a single server gives."""
     conf = tmp_path / "Corefile"
     conf.write_text(".:1053 {\n    whoami {\n}\n")
-    outcomes = []
-    for workers in ("1", "2"):
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "kdns.runtime",
+
+    async def run(workers: str) -> tuple[int | None, bytes, bytes]:
+        proc = await start_kdns(
             "-conf",
             str(conf),
             "--workers",
@@ -333,8 +326,13 @@ async def test_refuses_to_start_as_a_single_server_does(tmp_path: Path) -> None:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await proc.communicate()
-        outcomes.append((proc.returncode, err.decode()))
+        out, err = await asyncio.wait_for(proc.communicate(), 15)
+        return proc.returncode, out, err
+
+    outcomes = []
+    for workers in ("1", "2"):
+        code, out, err = await run(workers)
+        outcomes.append((code, err.decode()))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] == 1
     assert "never closed" in outcomes[0][1]
@@ -344,18 +342,7 @@ async def test_refuses_to_start_as_a_single_server_does(tmp_path: Path) -> None:
         holder.bind(("127.0.0.1", port))
         holder.listen()
         conf.write_text(f".:{port} {{\n    bind 127.0.0.1\n    whoami\n}}\n")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "kdns.runtime",
-            "-conf",
-            str(conf),
-            "--workers",
-            "2",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 15)
-    assert proc.returncode == 1
+        code, out, err = await run("2")
+    assert code == 1
     assert "listen failed" in err.decode()
     assert "worker" not in out.decode()
