@@ -12,6 +12,7 @@ reply's authority section (600 when there is none); the reply is NOERROR, not au
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 import dnslib
 
@@ -122,17 +123,8 @@ class Dns64(Plugin[Dns64Config]):
         opt = req.opt
         if opt is not None:
             msg.add_ar(opt)
-        sub = Request(
-            msg,
-            req.proto,
-            req.remote,
-            req.local,
-            size=req.size,
-            server=req.server,
-            zone=req.zone,
-            view=req.view,
-            meta=dict(req.meta),
-        )
+        # The client's request with the A question: same client, listener, view and metadata.
+        sub = replace(req, msg=msg, meta=dict(req.meta), answered_by="")
         held = Capture()
         try:
             await next_or_failure(self.name, self.next, sub, held)

@@ -61,8 +61,7 @@ class Hosts(Plugin[HostsConfig]):
         # CoreDNS: fallthrough_unsupported needs fallthrough and uses its zones.
         self._fall_unsupported = config.fallthrough_unsupported and config.fallthrough is not None
         self.inline = inline_map(config.entries, config.zones, not config.no_reverse)
-        self.file = HostsMap()
-        self.data = Answers(self.file, self.inline, config.ttl)
+        self.data = Answers(HostsMap(), self.inline, config.ttl)
         self._stamp: Stamp | None = None
         self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
@@ -106,7 +105,7 @@ class Hosts(Plugin[HostsConfig]):
         if loaded is None:
             return False
         stamp, file = loaded
-        self._stamp, self.file = stamp, file
+        self._stamp = stamp
         self.data = Answers(file, self.inline, self.config.ttl)
         ENTRIES.set((self.path,), float(len(self.inline) + len(file)))
         RELOAD_TIMESTAMP.set((), stamp[0] / 1e9)

@@ -9,7 +9,7 @@ from kdns.corefile import BlockContext, Directive
 
 @dataclass(frozen=True, slots=True)
 class NsidConfig:
-    """The identifier to return; None means the host name, looked up when serving."""
+    """The identifier to return; None means the host name, read when the handler is built."""
 
     data: str | None = None
 

@@ -1,7 +1,7 @@
 """transfer: what a plugin offers to have its zones transferred (CoreDNS's Transferer).
 
 A plugin of the server block that can list a zone implements `Transferer`; the *transfer*
-handler finds such plugins behind it in the chain when it starts and asks them in chain order,
+handler finds such plugins behind it in the chain when it is built and asks them in chain order,
 taking the first that is authoritative for the zone asked. A transferer whose zones change
 (*file*) also implements `Notifier`, so that *transfer* can send NOTIFY to the secondaries.
 """

@@ -89,16 +89,15 @@ class Transfer(Plugin[TransferConfig]):
         ctx: BuildContext,
     ) -> None:
         super().__init__(configs, nxt, ctx)
-        #: The plugins behind this one that can list a zone, in chain order (found at start).
+        #: The plugins behind this one that can list a zone, in chain order (the chain is built
+        #: from its end, so everything behind this plugin exists already).
         self.sources: list[Transferer] = transferers(nxt)
         self._notifying: set[asyncio.Task[None]] = set()
         #: Seconds each NOTIFY waits for the secondary's reply (tests shorten it).
         self.notify_timeout = TIMEOUT
 
     async def start(self) -> None:
-        """Find the transfer-capable plugins behind this one (the chain is complete by now),
-        and ask those that announce changes to tell this plugin, to send NOTIFY."""
-        self.sources = transferers(self.next)
+        """Ask the transferers that announce changes to tell this plugin, to send NOTIFY."""
         for source in self.sources:
             if isinstance(source, Notifier):
                 source.on_change(self.notify)

@@ -83,12 +83,11 @@ async def send_notify(
     target: tuple[str, int],
     source: str | None = None,
     *,
-    tries: int = TRIES,
     timeout: float = TIMEOUT,
 ) -> str | None:
     """Notify one secondary of `zone`; return None once it replied NOERROR, else why not."""
     problem = "no reply"
-    for _ in range(tries):
+    for _ in range(TRIES):
         msg = notify_message(zone)
         try:
             reply = await exchange(msg, target, source, timeout)
@@ -107,13 +106,12 @@ async def notify_all(
     targets: tuple[tuple[str, int], ...],
     source: str | None = None,
     *,
-    tries: int = TRIES,
     timeout: float = TIMEOUT,
 ) -> dict[tuple[str, int], str]:
     """Notify each secondary in turn; return those that did not accept, with the reason."""
     failed: dict[tuple[str, int], str] = {}
     for target in targets:
-        problem = await send_notify(zone, target, source, tries=tries, timeout=timeout)
+        problem = await send_notify(zone, target, source, timeout=timeout)
         if problem is not None:
             failed[target] = problem
     return failed
