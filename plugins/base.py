@@ -217,6 +217,20 @@ class Recorder:
         return None if self.reply is None else int(self.reply.header.rcode)
 
 
+class Capture:
+    """A writer that keeps the last reply instead of sending it (a lookup made on a client's
+    behalf, or a reply a plugin changes before it writes it itself)."""
+
+    __slots__ = ("reply",)
+
+    def __init__(self) -> None:
+        self.reply: dnslib.DNSRecord | None = None
+
+    def write(self, reply: dnslib.DNSRecord) -> None:
+        """Keep `reply`."""
+        self.reply = reply
+
+
 @runtime_checkable
 class Handler(Protocol):
     """A link of the chain."""

@@ -22,6 +22,7 @@ from kdns.plugins.autopath.config import AutopathConfig
 from kdns.plugins.base import (
     NXDOMAIN,
     BuildContext,
+    Capture,
     Handler,
     Plugin,
     PluginError,
@@ -41,16 +42,6 @@ SUCCESS = REGISTRY.counter(
     "Counter of requests that did autopath.",
     ("server",),
 )
-
-
-class _Capture:
-    """A writer that keeps the reply of one try instead of sending it."""
-
-    def __init__(self) -> None:
-        self.reply: dnslib.DNSRecord | None = None
-
-    def write(self, reply: dnslib.DNSRecord) -> None:
-        self.reply = reply
 
 
 def _covers(zone: str, qname: str) -> bool:
@@ -149,7 +140,7 @@ class Autopath(Plugin[AutopathConfig]):
         first_rcode = 0
         for i, suffix in enumerate([*path, ""]):
             sub = req if i == 0 else self._request(req, _join(base, suffix))
-            capture = _Capture()
+            capture = Capture()
             rcode = await next_or_failure(self.name, self.next, sub, capture)
             if i == 0:
                 first_reply, first_rcode = capture.reply, rcode

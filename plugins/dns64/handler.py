@@ -19,6 +19,7 @@ import dnslib
 from kdns.plugins.base import (
     NXDOMAIN,
     BuildContext,
+    Capture,
     Handler,
     Plugin,
     PluginError,
@@ -48,18 +49,6 @@ def to6(prefix: ipaddress.IPv6Network, v4: bytes) -> bytes:
     for place, byte in zip(places, v4, strict=True):
         out[place] = byte
     return bytes(out)
-
-
-class Capture:
-    """A writer that keeps the reply instead of sending it."""
-
-    def __init__(self) -> None:
-        self.reply: dnslib.DNSRecord | None = None
-
-    def write(self, reply: dnslib.DNSRecord) -> None:
-        """Keep the first reply written."""
-        if self.reply is None:
-            self.reply = reply
 
 
 class Dns64(Plugin[Dns64Config]):

@@ -26,6 +26,7 @@ from kdns.plugins.base import (
     REFUSED,
     SERVFAIL,
     BuildContext,
+    Capture,
     Fresh,
     Handler,
     Plugin,
@@ -103,16 +104,6 @@ def _spelled(req: Request, zone: str) -> str:
     """Return the zone as the client spelled it: answers and the SOA keep that spelling."""
     name = req.name
     return name[len(name) - len(zone) :] if len(name) == len(req.qname) else zone
-
-
-class _Capture:
-    """A writer that keeps the reply of a lookup made on the client's behalf."""
-
-    def __init__(self) -> None:
-        self.reply: dnslib.DNSRecord | None = None
-
-    def write(self, reply: dnslib.DNSRecord) -> None:
-        self.reply = reply
 
 
 class Kubernetes(Plugin[KubernetesConfig]):
@@ -266,7 +257,7 @@ class Kubernetes(Plugin[KubernetesConfig]):
         if zone is not None:
             spelled = _spelled(req, zone)
             found = answer(self.index, self.config, req.name, req.qtype, spelled, self.local_ips)
-            if self._answer_now(req, _Capture(), spelled, found) is not None:
+            if self._answer_now(req, Capture(), spelled, found) is not None:
                 out = self.answers.render(key, wire, self.index.serial_for, tcp)
         if out is None:  # the chain answers it (next plugin, a lookup, too big): once per change
             self.answers.needs_chain(key)
@@ -394,7 +385,7 @@ class Kubernetes(Plugin[KubernetesConfig]):
             zone=req.zone,
         )
         own = match_zone(self.config.zones, sub.qname) is not None
-        capture = _Capture()
+        capture = Capture()
         token = _DEPTH.set(depth + 1)
         try:
             if own:

@@ -11,26 +11,13 @@ from __future__ import annotations
 
 import dnslib
 
-from kdns.plugins.base import NOERROR, Plugin, Request, ResponseWriter, next_or_failure
+from kdns.plugins.base import NOERROR, Capture, Plugin, Request, ResponseWriter, next_or_failure
 from kdns.plugins.minimal.config import MinimalConfig
 
 QT = dnslib.QTYPE
 AXFR, IXFR, OPT, SOA, NS = QT.AXFR, QT.IXFR, QT.OPT, QT.SOA, QT.NS
 #: Opcodes CoreDNS does not classify as answers (NOTIFY, UPDATE): written untouched.
 META_OPCODES = frozenset({4, 5})
-
-
-class Capture:
-    """A writer that keeps the last reply written instead of sending it."""
-
-    __slots__ = ("reply",)
-
-    def __init__(self) -> None:
-        self.reply: dnslib.DNSRecord | None = None
-
-    def write(self, reply: dnslib.DNSRecord) -> None:
-        """Keep `reply`."""
-        self.reply = reply
 
 
 def trimmable(reply: dnslib.DNSRecord) -> bool:
