@@ -260,6 +260,25 @@ def regex(word: Word, what: str = "regular expression") -> re.Pattern[str]:
         raise CorefileError(f"invalid {what} '{word.text}': {exc}", word.pos) from None
 
 
+def in_zone(name: str, zone: str) -> bool:
+    """Tell whether the lower-case FQDN `name` is `zone` or below it (`.` holds every name)."""
+    return zone == "." or name == zone or name.endswith("." + zone)
+
+
+def in_zones(name: str, zones: Iterable[str]) -> bool:
+    """Tell whether the lower-case FQDN `name` is at or below one of `zones`."""
+    return any(in_zone(name, zone) for zone in zones)
+
+
+def longest_zone(name: str, zones: Iterable[str]) -> str | None:
+    """Return the longest of `zones` holding the lower-case FQDN `name`, or None for none."""
+    found: str | None = None
+    for zone in zones:
+        if in_zone(name, zone) and (found is None or len(zone) > len(found)):
+            found = zone
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Fallthrough:
     """Pass queries on to the next plugin, for names in `zones` (`.` means every name)."""
@@ -268,7 +287,7 @@ class Fallthrough:
 
     def covers(self, qname: str) -> bool:
         """Tell whether a lower-case, fully qualified name falls through."""
-        return any(z == "." or qname == z or qname.endswith("." + z) for z in self.zones)
+        return in_zones(qname, self.zones)
 
 
 def fallthrough(prop: Directive) -> Fallthrough:

@@ -15,7 +15,7 @@ import ipaddress
 import dnslib
 import structlog
 
-from kdns.corefile.syntax import IPAddress
+from kdns.corefile.syntax import IPAddress, longest_zone
 from kdns.plugins.acl.config import AclConfig, AclPolicy
 from kdns.plugins.acl.metrics import ALLOWED, BLOCKED, DROPPED, FILTERED
 from kdns.plugins.base import (
@@ -46,15 +46,6 @@ def source_address(req: Request) -> IPAddress | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped  # a dual-stack socket's IPv4 client: IPv4 networks match it
     return ip
-
-
-def longest_zone(qname: str, zones: tuple[str, ...]) -> str:
-    """Return the longest of `zones` holding the lower-case `qname`, or "" for none."""
-    found = ""
-    for zone in zones:
-        if (zone == "." or qname == zone or qname.endswith("." + zone)) and len(zone) > len(found):
-            found = zone
-    return found
 
 
 def matches(policy: AclPolicy, qtype: int, ip: IPAddress) -> bool:

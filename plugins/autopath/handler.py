@@ -17,6 +17,7 @@ from pathlib import Path
 import dnslib
 import structlog
 
+from kdns.corefile.syntax import in_zones
 from kdns.plugins.autopath.capability import SearchPather, resolv_search
 from kdns.plugins.autopath.config import AutopathConfig
 from kdns.plugins.base import (
@@ -42,10 +43,6 @@ SUCCESS = REGISTRY.counter(
     "Counter of requests that did autopath.",
     ("server",),
 )
-
-
-def _covers(zone: str, qname: str) -> bool:
-    return zone == "." or qname == zone or qname.endswith("." + zone)
 
 
 def _join(base: str, suffix: str) -> str:
@@ -124,7 +121,7 @@ class Autopath(Plugin[AutopathConfig]):
 
     async def serve_dns(self, req: Request, w: ResponseWriter) -> int:
         """Walk the search path for names under its first domain (see the module doc)."""
-        if not any(_covers(z, req.qname) for z in self.zones):
+        if not in_zones(req.qname, self.zones):
             return await next_or_failure(self.name, self.next, req, w)
         path = self._path(req)
         if not path:

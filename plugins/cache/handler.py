@@ -23,6 +23,7 @@ from functools import partial
 import dnslib
 import structlog
 
+from kdns.corefile.syntax import in_zones, longest_zone
 from kdns.plugins.base import (
     NOERROR,
     BuildContext,
@@ -60,11 +61,6 @@ from kdns.plugins.wire import Key, name_wire
 log = structlog.get_logger("plugin/cache")
 
 Labels = tuple[str, str, str]
-
-
-def in_zones(name: str, zones: tuple[str, ...]) -> bool:
-    """Tell whether a lower-case FQDN is at or below one of `zones`."""
-    return any(zone == "." or name == zone or name.endswith("." + zone) for zone in zones)
 
 
 def request_key(req: Request) -> Key:
@@ -231,7 +227,7 @@ class Cache(Plugin[CacheConfig]):
         if refresh and key not in self._refreshing:
             req = Request(dnslib.DNSRecord.parse(wire), "tcp", remote, size=len(wire))
             req.server = labels[0]
-            req.zone = self._block_zone(req.qname)
+            req.zone = longest_zone(req.qname, self.ctx.zones) or "."
             self._refresh_later(key, entry, now, labels, req)
         return entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, ttl, opt, key[3])
 
@@ -256,13 +252,6 @@ class Cache(Plugin[CacheConfig]):
         labels = self._labels if server == self.server else (server, self.zones_label, "")
         REQUESTS.inc(labels, count)
         MISSES.inc(labels, count)
-
-    def _block_zone(self, qname: str) -> str:
-        best = "."
-        for zone in self.ctx.zones:
-            if in_zones(qname, (zone,)) and len(zone) > len(best):
-                best = zone
-        return best
 
     # -- the chain -----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import dnslib
 import structlog
 
+from kdns.corefile.syntax import in_zones
 from kdns.plugins.base import (
     NOERROR,
     SERVFAIL,
@@ -30,7 +31,7 @@ from kdns.plugins.base import (
 from kdns.plugins.hosts.answers import AAAA, PTR, A, Answers
 from kdns.plugins.hosts.config import HostsConfig
 from kdns.plugins.hosts.metrics import ENTRIES, RELOAD_TIMESTAMP
-from kdns.plugins.hosts.store import HostsMap, in_zones, inline_map, parse_hosts
+from kdns.plugins.hosts.store import HostsMap, inline_map, parse_hosts
 from kdns.plugins.root import resolve_path
 
 log = structlog.get_logger("plugin/hosts")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kdns.corefile.syntax import in_zones
 from kdns.plugins.hosts.config import HostsEntry
 
 #: A field longer than this can never be a usable name or address (CoreDNS drops it too).
@@ -54,11 +55,6 @@ def valid_name(name: str) -> bool:
         return True
     raw = name.encode("utf-8", "surrogateescape")
     return len(raw) <= 255 and all(0 < len(label) <= 63 for label in raw[:-1].split(b"."))
-
-
-def in_zones(name: str, zones: Iterable[str]) -> bool:
-    """Tell whether the lower-case FQDN `name` is at or below one of `zones`."""
-    return any(z == "." or name == z or name.endswith("." + z) for z in zones)
 
 
 def wildcard_of(name: str) -> str:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from kdns.corefile.syntax import in_zone as _in_zone
+from kdns.corefile.syntax import longest_zone
+
 SVC, POD = "svc", "pod"
 #: The owner of the NS glue records when the server is not an endpoint of a Service.
 DEFAULT_NS = "ns.dns."
@@ -35,18 +38,12 @@ class RecordRequest:
 
 def match_zone(zones: tuple[str, ...], qname: str) -> str | None:
     """Return the longest of `zones` that a lower-case, fully qualified name falls in."""
-    found: str | None = None
-    for zone in zones:
-        inside = zone == "." or qname == zone or qname.endswith("." + zone)
-        if inside and (found is None or len(zone) > len(found)):
-            found = zone
-    return found
+    return longest_zone(qname, zones)
 
 
 def in_zone(zone: str, name: str) -> bool:
     """Tell whether `name` equals or lies below `zone`, ignoring case (dns.IsSubDomain)."""
-    zone, name = zone.lower(), name.lower()
-    return zone == "." or name == zone or name.endswith("." + zone)
+    return _in_zone(name.lower(), zone.lower())
 
 
 def join(*parts: str) -> str:

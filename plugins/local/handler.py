@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dnslib
 
+from kdns.corefile.syntax import longest_zone
 from kdns.plugins.base import NXDOMAIN, Plugin, Request, ResponseWriter, next_or_failure
 from kdns.plugins.local.config import LocalConfig
 from kdns.plugins.local.metrics import LOCALHOST
@@ -39,17 +40,6 @@ def loopback(owner: str, qtype: int) -> dnslib.RR | None:
     return None
 
 
-def zone_of(qname: str) -> str | None:
-    """Return the longest local zone holding a lower-case name, or None."""
-    found = None
-    for zone in ZONES:
-        if (qname == zone or qname.endswith("." + zone)) and (
-            found is None or len(zone) > len(found)
-        ):
-            found = zone
-    return found
-
-
 class Local(Plugin[LocalConfig]):
     """Answers local names itself; every other query goes to the next plugin."""
 
@@ -73,7 +63,7 @@ class Local(Plugin[LocalConfig]):
             else:
                 reply.add_auth(soa(owner))
             return self._write(req, w, reply)
-        zone = zone_of(qname)
+        zone = longest_zone(qname, ZONES)
         if zone is None:
             return await next_or_failure(self.name, self.next, req, w)
         zone_owner = owner[len(owner) - len(zone) :]  # the zone, in the client's case

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import dnslib
 
 from kdns.corefile.mnemonics import QCLASSES, QTYPES
-from kdns.corefile.syntax import Fallthrough
+from kdns.corefile.syntax import Fallthrough, longest_zone
 from kdns.plugins.base import (
     EDNS_SIZE,
     SERVFAIL,
@@ -42,16 +42,6 @@ EDE = 15
 #: miekg/dns gives a record without a TTL this one.
 DEFAULT_TTL = 3600
 _PARENS = re.compile(r'"(?:[^"\\]|\\.)*"|[()]')
-
-
-def longest_zone(name: str, zones: tuple[str, ...]) -> str | None:
-    """Return the longest of `zones` that `name` is in (both lower case, qualified), or None."""
-    best: str | None = None
-    for zone in zones:
-        inside = zone == "." or name == zone or name.endswith("." + zone)
-        if inside and (best is None or len(zone) > len(best)):
-            best = zone
-    return best
 
 
 def parse_rr(text: str) -> dnslib.RR:

@@ -22,6 +22,7 @@ import contextlib
 import dnslib
 import structlog
 
+from kdns.corefile.syntax import longest_zone
 from kdns.plugins.base import (
     NOERROR,
     REFUSED,
@@ -45,10 +46,6 @@ IXFR, AXFR, SOA = 251, 252, 6
 MAX_MESSAGE = 16383
 #: Room kept in each message for the header, the question and an OPT record.
 OVERHEAD = 512
-
-
-def _covers(zone: str, qname: str) -> bool:
-    return zone == "." or qname == zone or qname.endswith("." + zone)
 
 
 def _size(rr: dnslib.RR) -> int:
@@ -132,9 +129,9 @@ class Transfer(Plugin[TransferConfig]):
         best: TransferConfig | None = None
         longest = -1
         for config in self.configs:
-            for zone in config.zones:
-                if _covers(zone, qname) and len(zone) > longest:
-                    best, longest = config, len(zone)
+            zone = longest_zone(qname, config.zones)
+            if zone is not None and len(zone) > longest:
+                best, longest = config, len(zone)
         return best
 
     async def serve_dns(self, req: Request, w: ResponseWriter) -> int:
