@@ -10,7 +10,7 @@ writes a reply with that rcode". Errors the *errors* plugin should log are raise
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -215,6 +215,16 @@ class Recorder:
     def rcode(self) -> int | None:
         """Return the rcode written, or None if nothing was."""
         return None if self.reply is None else int(self.reply.header.rcode)
+
+
+def chain_from(first: object) -> Iterator[object]:
+    """Yield `first` and every handler behind it, in chain order (a cycle ends the walk)."""
+    seen: set[int] = set()
+    handler = first
+    while handler is not None and id(handler) not in seen:
+        seen.add(id(handler))
+        yield handler
+        handler = getattr(handler, "next", None)
 
 
 class Capture:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from kdns.plugins.base import NOERROR, NXDOMAIN
+from kdns.plugins.base import NOERROR, NXDOMAIN, chain_from
 from kdns.plugins.kubernetes.config import KubernetesConfig
 from kdns.plugins.kubernetes.index import Index
 from kdns.plugins.kubernetes.lookup import NO_PORT, Lookup
@@ -41,14 +41,7 @@ class ClusterSource(Protocol):
 
 def find_source(first: object) -> ClusterSource | None:
     """Return the first ClusterSource among `first` and the handlers behind it."""
-    handler: object = first
-    seen: set[int] = set()
-    while handler is not None and id(handler) not in seen:
-        seen.add(id(handler))
-        if isinstance(handler, ClusterSource):
-            return handler
-        handler = getattr(handler, "next", None)
-    return None
+    return next((h for h in chain_from(first) if isinstance(h, ClusterSource)), None)
 
 
 @dataclass(frozen=True, slots=True)

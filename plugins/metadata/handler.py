@@ -8,6 +8,7 @@ expressions, as in CoreDNS.
 
 from __future__ import annotations
 
+from kdns.corefile.syntax import in_zones
 from kdns.plugins.base import (
     BuildContext,
     Handler,
@@ -15,26 +16,15 @@ from kdns.plugins.base import (
     Plugin,
     Request,
     ResponseWriter,
+    chain_from,
     next_or_failure,
 )
 from kdns.plugins.metadata.config import MetadataConfig
 
 
-def in_zones(name: str, zones: tuple[str, ...]) -> bool:
-    """Tell whether the lower-case FQDN `name` is at or below one of `zones`."""
-    return any(z == "." or name == z or name.endswith("." + z) for z in zones)
-
-
 def providers_after(handler: Handler | None) -> tuple[MetadataProvider, ...]:
     """Return the metadata providers of a chain, from `handler` to its end, in chain order."""
-    found: list[MetadataProvider] = []
-    seen: set[int] = set()
-    while handler is not None and id(handler) not in seen:
-        seen.add(id(handler))
-        if isinstance(handler, MetadataProvider):
-            found.append(handler)
-        handler = getattr(handler, "next", None)
-    return tuple(found)
+    return tuple(h for h in chain_from(handler) if isinstance(h, MetadataProvider))
 
 
 class Metadata(Plugin[MetadataConfig]):

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import dnslib
 
+from kdns.plugins.base import chain_from
+
 
 @runtime_checkable
 class Transferer(Protocol):
@@ -49,12 +51,4 @@ class Notifier(Protocol):
 
 def transferers(first: object) -> list[Transferer]:
     """Return the transferers among `first` and the handlers behind it, in chain order."""
-    found: list[Transferer] = []
-    seen: set[int] = set()
-    handler: object = first
-    while handler is not None and id(handler) not in seen:
-        seen.add(id(handler))
-        if isinstance(handler, Transferer):
-            found.append(handler)
-        handler = getattr(handler, "next", None)
-    return found
+    return [h for h in chain_from(first) if isinstance(h, Transferer)]
