@@ -341,6 +341,16 @@ class Fresh(Protocol):
         ...
 
 
+@runtime_checkable
+class Renewable(Protocol):
+    """A Fresh whose answer, once stale, may stay the same but for the TTLs (cache hits)."""
+
+    def renew(self) -> int | None:
+        """Return the TTL every record carries from now on (fresh again), or None when the
+        answer itself is gone or changed."""
+        ...
+
+
 def count_nothing(count: int) -> None:
     """The per-answer counting of a plugin that keeps no per-answer counters (FastReuse)."""
 
@@ -375,6 +385,30 @@ class FastPass(Protocol):
 
     def fast_passed(self, server: str, count: int = 1) -> None:
         """Count queries passed on, as the chain counts them, once a later answerer answered."""
+        ...
+
+
+@runtime_checkable
+class FastFill(Protocol):
+    """A FastPass answerer that stores what the answerer behind it writes (cache): for a query
+    it would store, the fast path asks the one behind and hands the reply over."""
+
+    def clock(self) -> float:
+        """Return the handler's notion of now (monotonic seconds)."""
+        ...
+
+    def fast_fill(
+        self,
+        key: tuple[bytes, int, int, bool, bool],
+        wire: bytes,
+        reply: bytes,
+        now: float,
+        *,
+        server: str | None = None,
+        tcp: bool = False,
+    ) -> bytes | None:
+        """Store `reply` (the answer behind, to raw query `wire`) as the chain would, and
+        return it as the chain would send it on; None: let the chain answer the query."""
         ...
 
 

@@ -18,6 +18,7 @@ from kdns.plugins.base import (
     REFUSED,
     SERVFAIL,
     FastAnswer,
+    FastFill,
     FastObserver,
     FastPass,
     FastReuse,
@@ -64,6 +65,8 @@ class Route:
     passed_before: tuple[tuple[FastPass, ...], ...] = ()
     #: For each of `fast`, itself if its answers may be reused (FastReuse), else None.
     reusers: tuple[FastReuse | None, ...] = ()
+    #: For each of `fast`, itself if it stores what the answerers behind give (FastFill).
+    fillers: tuple[FastFill | None, ...] = ()
     #: What handlers in front do to a reply on its way out (loadbalance), outermost first.
     transforms: tuple[Callable[[bytes], bytes], ...] = ()
     #: The block's view name ("" without one) and its admission test (views.py sets both).
@@ -104,6 +107,7 @@ class Route:
             passes,
             tuple(tuple(p for p in passes[:i] if p is not None) for i in range(len(passes))),
             tuple(a if isinstance(a, FastReuse) else None for a in answerers),
+            tuple(a if isinstance(a, FastFill) else None for a in answerers),
             tuple(transforms),
         )
 
@@ -170,28 +174,37 @@ class ZoneMux:
                 return None
             start = time.perf_counter()
             reply = None
+            tcp = proto == "tcp"
+            filling: list[FastFill] = []
             for i, answerer in enumerate(route.fast):
                 reply = answerer.fast_answer(
-                    key,
-                    wire,
-                    answerer.clock(),
-                    server=self.label,
-                    remote=remote,
-                    tcp=proto == "tcp",
+                    key, wire, answerer.clock(), server=self.label, remote=remote, tcp=tcp
                 )
                 if reply is not None:
-                    for passed in route.passed_before[i]:
-                        passed.fast_passed(self.label)
                     break
                 passing = route.passes[i]
-                if passing is None or not passing.fast_passes(key):
+                if passing is None:
                     return None
+                if not passing.fast_passes(key):  # it stores this query: can it from bytes?
+                    filler = route.fillers[i]
+                    if filler is None:
+                        return None
+                    filling.append(filler)
             if reply is None:
                 return None
+            for filler in reversed(filling):  # innermost first, as the chain's writers nest
+                reply = filler.fast_fill(
+                    key, wire, reply, filler.clock(), server=self.label, tcp=tcp
+                )
+                if reply is None:
+                    return None
+            for passed in route.passed_before[i]:
+                passed.fast_passed(self.label)
             base = reply
             if route.transforms:
                 reply = _transformed(base, route.transforms)
-            reusing = route.reusers[i]
+            # a stored answer is the filler's to give next time (counted as its hit)
+            reusing = route.reusers[i] if not filling else None
             reuse = reusing.fast_reuse() if reusing is not None else None
             accounting = Accounting(
                 self.label,
@@ -211,7 +224,7 @@ class ZoneMux:
             accounting.observe("2" if ":" in remote[0] else "1")
             if reuse is not None:
                 variants = [reply]
-                if route.transforms:
+                if route.transforms and reply is not base:  # else: nothing to reorder
                     variants += [_transformed(base, route.transforms) for _ in range(VARIANTS - 1)]
                 hot.keep(wire, variants, reuse[0], accounting)
             return reply

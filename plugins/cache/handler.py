@@ -34,8 +34,14 @@ from kdns.plugins.base import (
     next_or_failure,
 )
 from kdns.plugins.cache.classify import (
+    AXFR,
     DENIAL_KINDS,
+    IXFR,
+    MAXIMAL_TTL,
+    NXDOMAIN,
     OPT,
+    RRSIG,
+    SOA,
     SUCCESS_KINDS,
     Kind,
     clamp,
@@ -56,7 +62,7 @@ from kdns.plugins.cache.metrics import (
 from kdns.plugins.cache.store import Shards
 from kdns.plugins.cache.writer import CacheWriter
 from kdns.plugins.packed import Entry, make_entry
-from kdns.plugins.wire import Key, name_wire
+from kdns.plugins.wire import Key, name_wire, records
 
 log = structlog.get_logger("plugin/cache")
 
@@ -69,18 +75,31 @@ def request_key(req: Request) -> Key:
     return (qname, req.qtype, req.qclass, req.do, bool(req.msg.header.cd))
 
 
-class _Until:
-    """Fresh until a moment of the cache's clock (when a hit's TTL next ticks down)."""
+class _Hit:
+    """A hit sent from bytes: the same until its TTL next ticks down (Fresh), then the same
+    but for the TTL while its entry stays in the cache and unexpired (Renewable)."""
 
-    __slots__ = ("clock", "until")
+    __slots__ = ("cache", "entry", "key", "until")
 
-    def __init__(self, clock: Callable[[], float], until: float) -> None:
-        self.clock = clock
-        self.until = until
+    def __init__(self, cache: Cache, key: Key, entry: Entry, now: float) -> None:
+        self.cache = cache
+        self.key = key
+        self.entry = entry
+        self.until = entry.stored + int(now - entry.stored) + 1
 
     def fresh(self) -> bool:
-        """Tell whether the moment has not come yet."""
-        return self.clock() < self.until
+        """Tell whether the TTL has not ticked down since."""
+        return self.cache.clock() < self.until
+
+    def renew(self) -> int | None:
+        """Return the TTL the hit carries now, or None if its entry is gone or expired."""
+        cache, entry = self.cache, self.entry
+        now = cache.clock()
+        ttl = entry.remaining(now)
+        if ttl <= 0 or cache.lookup(self.key, now) is not entry:
+            return None
+        self.until = entry.stored + int(now - entry.stored) + 1
+        return entry.ttl if cache.config.keepttl else ttl
 
 
 def _count_hits(labels: Labels, hit_labels: tuple[str, str, str, str], count: int) -> None:
@@ -151,7 +170,7 @@ class Cache(Plugin[CacheConfig]):
         self.prefetch_window = prefetch.duration if prefetch is not None else 60.0
         self.prefetch_fraction = prefetch.percentage / 100 if prefetch is not None else 0.1
         self._tasks: set[asyncio.Task[None]] = set()
-        self._reuse: tuple[_Until, Callable[[int], None]] | None = None
+        self._reuse: tuple[_Hit, Callable[[int], None]] | None = None
         self._refreshing: set[Key] = set()
         # zones in wire format for fast_passes: a name passes only if it is never stored
         self._zones_wire = _wire_zones(config.zones)
@@ -221,9 +240,8 @@ class Cache(Plugin[CacheConfig]):
         self._reuse = None
         if remaining > 0 and not refresh and not self.prefetch_amount:
             # the same bytes until the TTL next ticks down; prefetch needs every hit counted
-            until = entry.stored + int(now - entry.stored) + 1
             count = partial(_count_hits, labels, hit_labels[entry.kind])
-            self._reuse = (_Until(self.clock, until), count)
+            self._reuse = (_Hit(self, key, entry, now), count)
         if refresh and key not in self._refreshing:
             req = Request(dnslib.DNSRecord.parse(wire), "tcp", remote, size=len(wire))
             req.server = labels[0]
@@ -231,7 +249,7 @@ class Cache(Plugin[CacheConfig]):
             self._refresh_later(key, entry, now, labels, req)
         return entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, ttl, opt, key[3])
 
-    def fast_reuse(self) -> tuple[_Until, Callable[[int], None]] | None:
+    def fast_reuse(self) -> tuple[_Hit, Callable[[int], None]] | None:
         """Return how long the hit just given stays the same, and how to count it again."""
         return self._reuse
 
@@ -246,6 +264,72 @@ class Cache(Plugin[CacheConfig]):
         if not _under(qname, self._zones_wire):
             return True
         return _under(qname, self._no_success) and _under(qname, self._no_denial)
+
+    def fast_fill(
+        self,
+        key: Key,
+        wire: bytes,
+        reply: bytes,
+        now: float,
+        *,
+        server: str | None = None,
+        tcp: bool = False,
+    ) -> bytes | None:
+        """Store what the answerer behind gave a raw query on the fast path, as a miss through
+        the chain stores it, and return the reply with the capped TTLs.
+
+        Only the plain kinds are taken here (an answer, NXDOMAIN or NODATA with the SOA, no
+        RRSIG, whose validity the chain checks); None sends the query down the chain, and so
+        does a usable entry (a hit with a case or size the bytes cannot serve, serve_stale
+        verify).
+        """
+        if reply[2] & 0x7A or key[1] in (AXFR, IXFR):  # opcode, TC; transfers
+            return None
+        if self.lookup(key, now) is not None:
+            return None
+        try:
+            qend, (answer, authority, extra) = records(reply)
+        except ValueError:
+            return None
+        body = reply
+        if extra and extra[-1][3] == OPT:  # the client's OPT: EDNS is hop-by-hop
+            body = reply[: extra[-1][0]]
+            extra = extra[:-1]
+            body = body[:10] + len(extra).to_bytes(2, "big") + body[12:]
+        found = [rr for section in (answer, authority, extra) for rr in section]
+        types = {rr[3] for rr in found}
+        if OPT in types or RRSIG in types:
+            return None
+        rcode = reply[3] & 0xF
+        if answer and rcode == 0:
+            success = True
+        elif rcode in (0, NXDOMAIN) and any(rr[3] == SOA for rr in authority):
+            success = False
+        else:
+            return None  # delegations, errors: the chain's rules
+        lowest = min([MAXIMAL_TTL, *(int.from_bytes(body[f + 4 : f + 8]) for _, f, _, _ in found)])
+        bucket = self.config.success if success else self.config.denial
+        ttl = clamp(lowest, bucket.min_ttl, bucket.max_ttl)
+        if ttl <= 0:
+            return None
+        entry = Entry(
+            bytes(body),
+            tuple(f + 4 for _, f, _, _ in found),
+            qend,
+            ttl=ttl,
+            stored=now,
+            kind="success" if success else "denial",
+            ad=bool(reply[3] & 0x20),
+            # a question with letters may share labels with names behind it: keep its case
+            locked=body[12:qend].lower() != body[12:qend].upper(),
+        )
+        if not _under(key[0], self._no_success if success else self._no_denial):
+            self._add(key, entry, server or self.server, "")
+        fit = entry.fit(wire, key[3], tcp)
+        if fit is None:
+            return None
+        qname, opt = fit
+        return entry.render(wire[0:2], (wire[2] << 8) | wire[3], qname, ttl, opt, key[3])
 
     def fast_passed(self, server: str, count: int = 1) -> None:
         """Count queries the fast path passed on: requests and misses, as serve_dns counts."""
@@ -406,7 +490,7 @@ class Cache(Plugin[CacheConfig]):
     ) -> None:
         config = self.config
         success = kind in SUCCESS_KINDS
-        bucket, label = (self.success, "success") if success else (self.denial, "denial")
+        label = "success" if success else "denial"
         if in_zones(req.qname, config.disable_success if success else config.disable_denial):
             return
         try:
@@ -416,12 +500,17 @@ class Cache(Plugin[CacheConfig]):
         except ValueError as exc:
             log.debug(f"not caching {req.qname}: {exc}")
             return
-        if bucket.add(key, entry):
-            EVICTIONS.inc((req.server, label, self.zones_label, req.view))
+        self._add(key, entry, req.server, req.view)
         if success and prefetch:
             self.denial.remove(key)
-        ENTRIES.set((req.server, "success", self.zones_label, req.view), len(self.success))
-        ENTRIES.set((req.server, "denial", self.zones_label, req.view), len(self.denial))
+
+    def _add(self, key: Key, entry: Entry, server: str, view: str) -> None:
+        """File `entry` in its bucket, counting an eviction and the entries."""
+        bucket = self.success if entry.kind == "success" else self.denial
+        if bucket.add(key, entry):
+            EVICTIONS.inc((server, entry.kind, self.zones_label, view))
+        ENTRIES.set((server, "success", self.zones_label, view), len(self.success))
+        ENTRIES.set((server, "denial", self.zones_label, view), len(self.denial))
 
     # -- lifecycle -----------------------------------------------------------------------------
 

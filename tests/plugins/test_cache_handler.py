@@ -228,6 +228,61 @@ async def test_what_is_cached_and_the_ttl_the_miss_gets(
     assert entry is None or (entry.kind, entry.ttl) == (bucket, ttl)
 
 
+#: The cases the fast path stores from the bytes of the answerer behind (the rest: the chain).
+FILLED = {
+    "lowest TTL wins",
+    "all sections count",
+    "TTL caps",
+    "MINTTL floors",
+    "NODATA with SOA",
+    "NXDOMAIN with SOA, denial TTL",
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "directive", "make", "qtype", "bucket", "ttl"),
+    CACHEABILITY,
+    ids=[c[0] for c in CACHEABILITY],
+)
+async def test_a_fill_from_bytes_stores_and_answers_as_a_miss_through_the_chain(
+    case: str, directive: str, make: Make, qtype: str, bucket: str | None, ttl: int
+) -> None:
+    """fast_fill takes the plain kinds and gives what the chain's miss gives; it leaves the
+    rest (errors, delegations, RRSIGs, zero TTLs) to the chain, storing nothing."""
+    chain, _, _ = setup(directive, make)
+    sent = await exchange(chain, ask(qtype=qtype))
+    filling, upstream, clock = setup(directive, make)
+    req = ask(qtype=qtype)
+    wire = bytes(req.msg.pack())
+    key = query_key(wire)
+    assert key is not None
+    behind = make(req)
+    assert behind is not None
+    filled = filling.fast_fill(key, wire, behind.pack(), clock())
+    assert (filled is not None) == (case in FILLED)
+    if filled is None:
+        assert (len(filling.success), len(filling.denial)) == (0, 0)
+        return
+    assert filled[2:] == sent[2:]
+    assert (len(filling.success), len(filling.denial)) == (len(chain.success), len(chain.denial))
+    entry = filling.lookup(key, clock())
+    assert entry is not None
+    assert (entry.kind, entry.ttl) == (bucket, ttl)
+    assert fast(filling, ask(qtype=qtype), clock()) is not None  # now a hit
+    assert upstream.calls == 0
+
+
+async def test_a_fill_leaves_a_usable_entry_alone() -> None:
+    """An entry the bytes could not serve (a client's other case) is still the chain's hit."""
+    cache, _, clock = setup("cache", answer(an=(A60,)))
+    await exchange(cache, ask())
+    req = ask("EXAMPLE.org")
+    wire = bytes(req.msg.pack())
+    key = query_key(wire)
+    assert key is not None
+    assert cache.fast_fill(key, wire, answer(an=(A60,))(req).pack(), clock()) is None
+
+
 async def test_servfail_is_cached_for_the_servfail_duration() -> None:
     cache, upstream, clock = setup("cache {\nservfail 2s\n}", answer(2))
     await exchange(cache, ask())

@@ -9,6 +9,7 @@ its `loadbalance` (reordering the bytes as the chain reorders records).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import dns.message
 import dns.rcode
 import pytest
 
+from kdns.plugins.cache.handler import Cache
 from kdns.plugins.kubernetes import Kubernetes
 from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
 from kdns.plugins.loadbalance.handler import Loadbalance
@@ -97,6 +99,14 @@ class Cluster:
                         handler.randbelow = lambda n: 0
                     handler = getattr(handler, "next", None)
 
+    def cache(self) -> Cache:
+        """The cache in front of the kubernetes plugin."""
+        assert self.server.current is not None
+        mux = next(iter(self.server.current.muxes.values()))
+        cache = mux.wire_routes[b"\x00"].fast[0]
+        assert isinstance(cache, Cache)
+        return cache
+
     def ready(self, name: str, rdtype: str) -> bool:
         """Tell whether the plugin holds a ready answer for the name (no query is made)."""
         key = query_key(dns.message.make_query(name, rdtype).to_wire())
@@ -112,10 +122,17 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with serving(KUBEADM, tmp_path) as cluster:
+        yield cluster
+
+
+@contextlib.asynccontextmanager
+async def serving(corefile: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Serve the test cluster with `corefile` (a template of port, metrics, kubeconfig)."""
     async with ApiServer([CLUSTER], poll_interval=0, service_cidrs=SERVICE_CIDRS) as api:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api.url)
         port, metrics = free_port(), free_port()
-        text = KUBEADM.format(port=port, metrics=metrics, kubeconfig=kubeconfig)
+        text = corefile.format(port=port, metrics=metrics, kubeconfig=kubeconfig)
         async with running(text, tmp_path, quick_retry()) as server:
             yield Cluster(api, server, port, metrics)
 
@@ -159,8 +176,11 @@ async def test_names_are_answered_without_the_chain_from_the_first_query(cluster
     cluster.api.apply(service("late", {"clusterIP": "10.96.9.9", "ports": HTTP}))
     await eventually(cluster.port, "late." + T, "A", answers("10.96.9.9"))
     assert ext not in handler.answers.chain_only  # a change may alter it: asked again
-    # kubeadm's cache stores reverse names: it answers them, not the plugin behind it
-    assert cluster.fast("1.1.96.10.in-addr.arpa.", "PTR") is None
+    # kubeadm's cache stores reverse names: the fast path asks the plugin behind, and the
+    # cache stores its reply; the next query is the cache's hit
+    ptr = query_key(dns.message.make_query("1.1.96.10.in-addr.arpa.", "PTR").to_wire())
+    assert cluster.fast("1.1.96.10.in-addr.arpa.", "PTR") is not None
+    assert cluster.cache().success.get(ptr) is not None  # type: ignore[arg-type]
 
 
 async def test_an_event_drops_only_the_names_it_touches(cluster: Cluster) -> None:
@@ -230,3 +250,78 @@ async def test_cache_in_front_counts_its_misses_on_the_fast_path(cluster: Cluste
     assert [type(a).__name__ for a in route.fast] == ["Cache", "Kubernetes"]
     cache = route.fast[0]
     assert not cache.fast_passes(key)  # type: ignore[attr-defined]
+
+
+#: kubeadm's earlier Corefile: a plain cache stores cluster names too (its TTL caps the
+#: plugin's 20 s at 10 s, so the tests see the cache's own TTL on the bytes).
+EARLIER = """\
+.:{port} {{
+    errors
+    prometheus 127.0.0.1:{metrics}
+    kubernetes cluster.local in-addr.arpa ip6.arpa {{
+        kubeconfig {kubeconfig}
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 20
+    }}
+    cache 10
+    loadbalance
+}}
+"""
+
+
+def forget(cache: Cache) -> None:
+    """Empty the cache, so the next query of every name is a miss."""
+    for bucket in (cache.success, cache.denial):
+        for key in list(bucket):
+            bucket.remove(key)
+
+
+async def test_a_plain_cache_fills_from_the_plugin_bytes_as_the_chain_does(tmp_path: Path) -> None:
+    """A miss of a plain cache in front is answered from the plugin's bytes and stored there:
+    the same reply as a miss through the chain (TTLs capped by the cache), counted as a miss
+    and a kubernetes response, and the next query is the cache's hit with the same bytes."""
+    async with serving(EARLIER, tmp_path) as cluster:
+        cluster.fix_order()
+        cache = cluster.cache()
+        label = f"dns://:{cluster.port}"
+        for name, rdtype in [*KNOWN, *NEGATIVE]:
+            for make in ({}, {"use_edns": 0}, {"want_dnssec": True}):
+                for tcp in (False, True):
+                    case = (name, rdtype, make, tcp)
+                    forget(cache)
+                    set_fast(cluster.server, False)
+                    chain = await raw(cluster.port, name, rdtype, tcp=tcp, **make)
+                    forget(cache)
+                    set_fast(cluster.server, True)
+                    misses = counter("coredns_cache_misses_total", server=label)
+                    fast = await raw(cluster.port, name, rdtype, tcp=tcp, **make)
+                    assert fast[2:] == chain[2:], case
+                    assert counter("coredns_cache_misses_total", server=label) == misses + 1
+                    hits = counter("coredns_cache_hits_total", server=label)
+                    hit = await raw(cluster.port, name, rdtype, tcp=tcp, **make)
+                    assert normalised(hit) == normalised(chain), case
+                    assert counter("coredns_cache_hits_total", server=label) == hits + 1, case
+            ttls = {rr.ttl for rr in dns.message.from_wire(chain).sections[1:3] for rr in rr}
+            assert ttls <= {10}, (name, rdtype)  # the cache's cap, on the bytes
+
+
+async def test_a_plain_cache_miss_skips_the_chain(tmp_path: Path) -> None:
+    """The miss itself is answered on the fast path (the listener never parses it), and
+    filed as the cache's entry, with the plugin counted as the answerer."""
+    async with serving(EARLIER, tmp_path) as cluster:
+        cache = cluster.cache()
+        label = f"dns://:{cluster.port}"
+        responses = counter("coredns_dns_responses_total", server=label, plugin="kubernetes")
+        for name, rdtype in [("svc1." + T, "A"), ("nosuch." + T, "A"), ("svc1." + T, "TXT")]:
+            key = query_key(dns.message.make_query(name, rdtype).to_wire())
+            assert key is not None
+            assert cache.lookup(key, cache.clock()) is None
+            reply = cluster.fast(name, rdtype)
+            assert reply is not None, name
+            entry = cache.lookup(key, cache.clock())
+            assert entry is not None, name
+            assert entry.ttl == 10, name
+            assert cluster.fast(name, rdtype) is not None  # the hit, from the cache
+        after = counter("coredns_dns_responses_total", server=label, plugin="kubernetes")
+        assert after == responses + 3  # the misses; the hits are the cache's
