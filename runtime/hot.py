@@ -5,7 +5,10 @@ the message ID. After the fast path (dispatch.ZoneMux.fast) has answered a query
 the answering plugin says for how long that answer stays the same (FastReuse: a cache entry
 until its TTL next ticks down, a ready kubernetes answer until a watch event drops it or moves
 the SOA serial it carries), the reply is kept under the query's bytes after the ID. The next
-identical query is answered with a dictionary lookup and a two-byte splice.
+identical query is answered with a dictionary lookup and a two-byte splice. When a cache hit's
+TTL ticks down, the entry's TTL fields are rewritten in place (Renewable) rather than the
+answer built again: the entries filled together would otherwise all go cold in the same
+instant, every second.
 
 What the fast path does per answer is kept up, only deferred: each entry counts its hits (per
 address family), and `flush` hands them, as counts, to the observers (prometheus), to the
@@ -22,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kdns.plugins.base import FastObserver, FastPass, Fresh
+from kdns.plugins.base import FastObserver, FastPass, Fresh, Renewable
+from kdns.plugins.wire import ttl_offsets
 
 #: How many differently shuffled copies an entry keeps when loadbalance is in front.
 VARIANTS = 4
@@ -71,7 +75,7 @@ class Accounting:
 class HotEntry:
     """One reply kept for one query's bytes."""
 
-    __slots__ = ("accounting", "fresh", "hits", "tails", "turn")
+    __slots__ = ("accounting", "fresh", "hits", "offsets", "tails", "turn")
 
     def __init__(self, tails: list[bytes], fresh: Fresh, accounting: Accounting) -> None:
         #: The reply's bytes after the ID, one per variant.
@@ -81,6 +85,30 @@ class HotEntry:
         self.accounting = accounting
         #: Answers sent from this entry and not yet counted: [IPv4 clients, IPv6 clients].
         self.hits = [0, 0]
+        #: Where each tail's TTLs sit, found at the first renewal.
+        self.offsets: list[tuple[int, ...]] | None = None
+
+    def renew(self) -> bool:
+        """Bring a stale entry up to date when only its TTLs moved (Renewable); False if not."""
+        fresh = self.fresh
+        if not isinstance(fresh, Renewable):
+            return False
+        ttl = fresh.renew()
+        if ttl is None:
+            return False
+        tails = self.tails
+        if self.offsets is None:
+            try:
+                self.offsets = [tuple(o - 2 for o in ttl_offsets(b"\0\0" + t)[0]) for t in tails]
+            except ValueError:
+                return False
+        packed = ttl.to_bytes(4, "big")
+        for i, offsets in enumerate(self.offsets):
+            tail = bytearray(tails[i])
+            for at in offsets:
+                tail[at : at + 4] = packed
+            tails[i] = bytes(tail)
+        return True
 
     def flush(self) -> None:
         """Count the answers sent since the last flush, as the fast path would have."""
@@ -109,7 +137,7 @@ class HotTable:
         entry = self.entries.get(wire[2:])
         if entry is None:
             return None
-        if not entry.fresh.fresh():
+        if not entry.fresh.fresh() and not entry.renew():
             entry.flush()
             del self.entries[wire[2:]]
             return None

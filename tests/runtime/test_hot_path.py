@@ -139,3 +139,48 @@ async def test_loadbalance_orders_rotate_on_the_hot_path() -> None:
             assert len(reply.answer[0]) == 3
             firsts.add(next(iter(reply.answer[0])).address)
         assert len(firsts) >= 2
+
+
+async def test_a_hot_cache_hit_outlives_its_ttl_tick_with_the_ttl_rewritten() -> None:
+    """When the TTL ticks down, the hot entry stays and carries the new TTL in every rotation
+    (the same bytes the chain's hit gives); it goes once the cache entry expires or goes."""
+    port, metrics = free_port(), free_port()
+    async with running(COREFILE.format(port=port, metrics=metrics)) as server:
+        assert server.current is not None
+        mux = next(iter(server.current.muxes.values()))
+        cache = mux.wire_routes[b"\x00"].fast[0]
+        now = [1000.0]
+        cache.clock = lambda: now[0]  # type: ignore[attr-defined]
+        remote = ("127.0.0.1", 5353)
+        wire = dns.message.make_query("web.example.org", "A").to_wire()
+        await same_bytes(port, wire, 1)  # the chain stores it with TTL 30
+        assert mux.fast(wire, "udp", remote) is not None
+        entry = mux.hot_udp.entries[wire[2:]]
+
+        def ttls() -> set[int]:
+            seen = set()
+            for _ in range(8):  # every rotation
+                reply = mux.fast(wire, "udp", remote)
+                assert reply is not None
+                seen |= {rrset.ttl for rrset in dns.message.from_wire(reply).answer}
+            return seen
+
+        assert ttls() == {30}
+        now[0] += 1.5
+        assert ttls() == {29}
+        assert mux.hot_udp.entries[wire[2:]] is entry  # renewed, not built again
+        set_fast(server, False)
+        chain = dns.message.from_wire(await same_bytes(port, wire, 2))
+        set_fast(server, True)
+        assert chain.answer[0].ttl == 29
+        now[0] += 29
+        assert mux.fast(wire, "udp", remote) is None  # expired: the chain asks hosts again
+        assert wire[2:] not in mux.hot_udp.entries
+        await same_bytes(port, wire, 3)  # stored again
+        assert mux.fast(wire, "udp", remote) is not None
+        entry = mux.hot_udp.entries[wire[2:]]
+        for bucket in (cache.success, cache.denial):  # type: ignore[attr-defined]
+            for key in list(bucket):
+                bucket.remove(key)
+        now[0] += 1
+        assert mux.fast(wire, "udp", remote) is None  # the cache let it go: so does the hot path
