@@ -20,6 +20,7 @@ from kdns.corefile.syntax import (
     zone,
     zones,
 )
+from kdns.plugins.kubernetes.objects import Kind
 from kdns.plugins.kubernetes.selector import LabelSelector, SelectorError, parse_selector
 
 PodMode = Literal["disabled", "insecure", "verified"]
@@ -329,3 +330,16 @@ def parse(d: Directive, ctx: BlockContext) -> KubernetesConfig:
             "'endpoint' is ignored when 'kubeconfig' is set: the kubeconfig's server is used",
         )
     return config
+
+
+def watched_kinds(config: KubernetesConfig) -> tuple[Kind, ...]:
+    """Return the kinds the plugin watches for `config`."""
+    kinds: list[Kind] = ["Namespace", "Service"]
+    if not config.noendpoints:
+        kinds.append("EndpointSlice")
+    if config.pods == "verified":
+        kinds.append("Pod")
+    if config.multicluster:
+        # The MCS slices are watched even with `noendpoints`, as CoreDNS does.
+        kinds += ["ServiceImport", "MultiClusterEndpointSlice"]
+    return tuple(kinds)

@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from kdns.plugins.kubernetes.config import KubernetesConfig
+from kdns.plugins.kubernetes.config import KubernetesConfig, watched_kinds
 from kdns.plugins.kubernetes.connect import Connection, connect
 from kdns.plugins.kubernetes.convert import MCS_SERVICE_NAME_LABEL
 from kdns.plugins.kubernetes.objects import (
@@ -67,19 +67,6 @@ class Keeps(Protocol):
 OnList = Callable[[Kind, str, int], None]
 #: Default period of the full re-list that repairs silently lost events (coredns#3587).
 RESYNC_PERIOD = 900.0
-
-
-def watched_kinds(config: KubernetesConfig) -> tuple[Kind, ...]:
-    """Return the kinds the plugin watches for `config`."""
-    kinds: list[Kind] = ["Namespace", "Service"]
-    if not config.noendpoints:
-        kinds.append("EndpointSlice")
-    if config.pods == "verified":
-        kinds.append("Pod")
-    if config.multicluster:
-        # The MCS slices are watched even with `noendpoints`, as CoreDNS does.
-        kinds += ["ServiceImport", "MultiClusterEndpointSlice"]
-    return tuple(kinds)
 
 
 def label_selector(config: KubernetesConfig, kind: Kind) -> str | None:

@@ -17,8 +17,8 @@ import pytest
 from kdns.plugins.base import NOERROR, NXDOMAIN
 from kdns.plugins.kubernetes import convert
 from kdns.plugins.kubernetes.axfr import zone_transfer
-from kdns.plugins.kubernetes.config import KubernetesConfig
-from kdns.plugins.kubernetes.controller import Controller, label_selector, watched_kinds
+from kdns.plugins.kubernetes.config import KubernetesConfig, watched_kinds
+from kdns.plugins.kubernetes.controller import Controller, label_selector
 from kdns.plugins.kubernetes.index import ALL, Index, Scope, service_scope
 from kdns.plugins.kubernetes.names import RecordRequest, parse_request
 from kdns.plugins.kubernetes.objects import (
