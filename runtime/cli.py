@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from kdns.plugins import default_registry
 from kdns.plugins.kubernetes.apiserver import cli as apiserver_cli
 from kdns.runtime import demo, logs
+from kdns.runtime import deploy as deploy_cli
+from kdns.runtime import migrate as migrate_cli
 from kdns.runtime.check import run_check
 from kdns.runtime.server import RunOptions
 
@@ -106,6 +108,21 @@ def _parser() -> argparse.ArgumentParser:
         "serve examples/Corefile on port 1053, print the seed's lookups, and keep serving.",
     )
     demo.add_arguments(demo_cmd)
+    migrate_cmd = commands.add_parser(
+        "migrate",
+        help="rewrite deprecated CoreDNS syntax (proxy, upstream, ...) and show the diff",
+        description="Rewrite what CoreDNS removed since 1.1 the way coredns/corefile-migration "
+        "does; print a diff and the reasons. --write replaces FILE only if the result passes "
+        "kdns check.",
+    )
+    migrate_cli.add_arguments(migrate_cmd)
+    deploy_parser = commands.add_parser(
+        "deploy",
+        help="print the manifests that run kdns as the cluster DNS (kubectl apply -f -)",
+        description="Print a ConfigMap with a checked Corefile, RBAC, a Deployment, the "
+        "kube-dns Service at the existing cluster IP and a PodDisruptionBudget.",
+    )
+    deploy_cli.add_arguments(deploy_parser)
     return parser
 
 
@@ -115,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_in or (args_in[0].startswith("-") and args_in[0] not in ("-h", "--help")):
         args_in.insert(0, "serve")  # `kdns -conf FILE`, as the seed's container runs it
     args = _parser().parse_args(args_in)
+    if args.command == "deploy":
+        return deploy_cli.run(args)
+    if args.command == "migrate":
+        return migrate_cli.run(args, default_registry(), sys.stdout)
     if args.command == "apiserver":
         return apiserver_cli.run(args)
     if args.command == "demo":
