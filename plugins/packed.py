@@ -147,10 +147,10 @@ def pack(reply: dnslib.DNSRecord) -> tuple[bytes, bool]:
     question = buf.seen[0]
     if not any(_LETTERS.intersection(label) for label in question):
         return wire, False  # no letters: every client writes it the same
-    suffixes = {tuple(x.lower() for x in question[i:]) for i in range(len(question))}
+    # two names share a suffix of one label or more exactly when their last labels match
+    last = question[-1].lower() if question else None
     for seen in buf.seen[1:]:
-        lowered = tuple(x.lower() for x in seen)
-        if any(lowered[i:] in suffixes for i in range(len(lowered))):
+        if seen and seen[-1].lower() == last:
             return wire, True
     return wire, False
 

@@ -10,6 +10,7 @@ as the client spelled it.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass, field
 from typing import Literal
@@ -68,6 +69,11 @@ def address_rr(owner: str, ip_text: str, ttl: int) -> dnslib.RR:
     """Return the A or AAAA record of an address (IPv4-mapped IPv6 counts as IPv4, as in Go)."""
     ip = parse_ip(ip_text)
     assert ip is not None, ip_text
+    return ip_rr(owner, ip, ttl)
+
+
+def ip_rr(owner: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address, ttl: int) -> dnslib.RR:
+    """Return the A or AAAA record of a parsed address."""
     if is_ipv4(ip):
         v4 = getattr(ip, "ipv4_mapped", None) or ip
         return _rr(owner, A, ttl, dnslib.A(tuple(v4.packed)))
@@ -185,7 +191,7 @@ def _addresses(
             continue
         if (qtype == A) == is_ipv4(ip) and e.host not in seen:
             seen.add(e.host)
-            records.append(address_rr(name, e.host, e.ttl))
+            records.append(ip_rr(name, ip, e.ttl))
     return records, chase
 
 
