@@ -55,3 +55,6 @@ def setup(fmt: LogFormat = "text", *, stream: TextIO | None = None, debug: bool 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # watchfiles says "N changes detected" at info on every Corefile event; not a kdns line,
+    # and with `debug` a log file in the watched folder would log a change per line it logs.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)

@@ -166,7 +166,7 @@ class Server:
     def announce(self, gen: Generation) -> None:
         """Publish that `gen` now runs: its digest in the reload metric, and `changed`."""
         RELOAD_VERSION.values.clear()
-        RELOAD_VERSION.set((gen.digest, "sha512"), 1)
+        RELOAD_VERSION.set(("sha512", gen.digest), 1)  # hash: the kind, value: the digest
         self.changed.set()
         self.changed = asyncio.Event()
 
@@ -183,6 +183,15 @@ class Server:
                     reload_log.error(f"Corefile changed but reload failed: {d.headline()}")
                 return False
             current = self.current
+            if model.default and current is not None and not current.model.default:
+                # An emptied or half-written Corefile (truncated to nothing): swapping in the
+                # built-in default would move every zone to whoami on :53.
+                RELOAD_FAILED.inc()
+                reload_log.error(
+                    f"Corefile changed but reload failed: {model.path}:1:1: error: "
+                    "no server block; keeping the running configuration"
+                )
+                return False
             if current is not None and config_digest(model) == current.digest:
                 return False
             log.info("Reloading")
