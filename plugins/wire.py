@@ -38,7 +38,7 @@ def query_key(wire: bytes) -> Key | None:
     n = len(wire)
     if n < HEADER + 5 or wire[2] & _NOT_A_QUERY or wire[4:10] != _ONE_QUESTION:
         return None
-    if wire[10] or wire[11] > 1:
+    if wire[10] or wire[11] > 1 or wire[3] & 0x40:  # the Z bit: the normal path says FORMERR
         return None
     i = HEADER
     while True:

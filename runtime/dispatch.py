@@ -32,6 +32,7 @@ from kdns.plugins.base import (
 )
 from kdns.plugins.metrics import PANICS
 from kdns.plugins.wire import name_wire, query_key
+from kdns.runtime.admission import DROP, admission, names_fit
 from kdns.runtime.hot import VARIANTS, Accounting, HotTable
 from kdns.runtime.writer import Writer
 
@@ -228,6 +229,8 @@ class ZoneMux:
                     variants += [_transformed(base, route.transforms) for _ in range(VARIANTS - 1)]
                 hot.keep(wire, variants, reuse[0], accounting)
             return reply
+        except dnslib.DNSError:  # a query dnslib cannot read: the chain answers FORMERR
+            return None
         except Exception:  # the chain knows how to answer whatever this could not
             log.exception("fast path failed; answering through the chain", server=self.label)
             return None
@@ -264,8 +267,16 @@ class ZoneMux:
         send: Callable[[bytes], None],
     ) -> None:
         """Answer one packet; never raises (a bad packet gets FORMERR or is dropped)."""
+        refusal = admission(wire)
+        if refusal is not None:
+            reply = error_reply(wire, refusal) if refusal != DROP else None
+            if reply is not None:
+                send(reply)
+            return
         try:
             msg = dnslib.DNSRecord.parse(wire)
+            if not names_fit(msg):
+                raise ValueError("a name longer than 255 octets")
         except Exception:
             reply = error_reply(wire, FORMERR)
             if reply is not None:

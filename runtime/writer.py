@@ -76,7 +76,7 @@ class Writer:
         """
         if self.written is not None and self.req.proto != "tcp":
             return
+        wire = encode(self.req, reply)  # first: a reply that cannot encode is not written
         self.written = reply
-        wire = encode(self.req, reply)
         self.size = len(wire)
         self.send(wire)
