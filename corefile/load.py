@@ -41,10 +41,21 @@ def load(
     reader = reader or Reader()
     try:
         text = reader.read(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+    except UnicodeDecodeError as exc:
+        raise CorefileError(
+            f"the Corefile is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+            _byte_position(path, bytes(exc.object), exc.start),
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise CorefileError(f"cannot read the Corefile: {reason}", Position(path, 0, 0)) from None
     return loads(text, registry, path=path, env=env, reader=reader, default_port=default_port)
+
+
+def _byte_position(path: str, data: bytes, offset: int) -> Position:
+    """Return the line and column (1-based) of byte `offset` of a file's `data`."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return Position(path, data.count(b"\n", 0, offset) + 1, offset - line_start + 1)
 
 
 def loads(
