@@ -192,6 +192,10 @@ class Forward(Plugin[ForwardConfig]):
                 error = str(exc)
                 if self.max_fails:
                     proxy.healthcheck()
+                # A refused UDP port on this host fails without ever waiting: without a
+                # pause, retrying until the deadline would hold the whole event loop (every
+                # other query, and the health checks that would take the upstream out).
+                await asyncio.sleep(0)
                 if self.max_attempts:
                     attempts += 1
                     if attempts >= self.max_attempts:

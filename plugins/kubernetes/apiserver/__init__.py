@@ -11,6 +11,10 @@ from Services and Pods as the EndpointSlice controller does) with list, watch, b
                              # (`POST /debug/expire` does it from another process)
         api.cut_watches()    # drop every watch connection mid-stream
         api.list_calls       # Counter of collection GETs per resource
+        api.slow(0.5)        # faults: every answer held back half a second,
+        api.tear_watches()   # every watch broken halfway through its next event's line,
+        api.refuse_watches() # every new watch answered 410 Gone (until refuse_watches(None)),
+        api.burst(changes)   # many applies and deletes in one go
 
 Call its methods from the event loop's thread.
 """

@@ -11,11 +11,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from kdns.plugins.kubernetes.apiserver import http, resources
-from kdns.plugins.kubernetes.apiserver.cluster import Cluster
+import yaml
+
+from kdns.plugins.kubernetes.apiserver import http, openapi, resources, validation
+from kdns.plugins.kubernetes.apiserver.cluster import Cluster, merge_patch
 from kdns.plugins.kubernetes.apiserver.errors import ApiError, expired
+from kdns.plugins.kubernetes.apiserver.patch import strategic_merge
 from kdns.plugins.kubernetes.apiserver.resources import RESOURCES, Resource
 from kdns.plugins.kubernetes.apiserver.selectors import FieldRequirement, Filter, make_filter
 from kdns.plugins.kubernetes.apiserver.store import Key, dumps
@@ -23,10 +26,11 @@ from kdns.plugins.kubernetes.apiserver.table import table
 from kdns.plugins.kubernetes.apiserver.watch import Watch
 
 Obj = dict[str, Any]
-_PATCH_TYPES = (
-    "application/merge-patch+json",
-    "application/strategic-merge-patch+json",  # read as a merge patch: lists are replaced
-)
+_MERGE = "application/merge-patch+json"
+_STRATEGIC = "application/strategic-merge-patch+json"
+#: Server-side apply, simplified: create, or a strategic merge of the applied configuration
+#: (no managedFields: fields a manager stops applying stay, and nothing conflicts).
+_APPLY = "application/apply-patch+yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +133,21 @@ class Api:
         self.watches: set[Watch] = set()
         #: POST-only paths outside the API (`/debug/expire`): path -> action returning a body.
         self.hooks: dict[str, Callable[[], Obj]] = {}
+        #: Fault: seconds every request waits before it is answered (a slow API server).
+        self.delay = 0.0
+        #: Fault: refuse every new watch with 410 Gone, as an ERROR event in a 200 stream
+        #: ("event") or as the request's own status ("status"); None serves watches.
+        self.refuse: Literal["event", "status"] | None = None
+        #: Watches refused so far because of `refuse`.
+        self.refused = 0
 
     async def handle(
         self, req: http.Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bool:
         """Answer one request; return whether the connection stays open."""
         keep = req.keep_alive
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         try:
             target = parse_target(req.path)
             fmt = negotiate(req.headers.get("accept", ""))
@@ -175,12 +188,16 @@ class Api:
             doc = resources.api_resource_list(path[6:])
         elif path in ("/healthz", "/readyz", "/livez"):
             return b"ok"
+        elif path.startswith("/openapi/v3"):
+            doc = openapi.lookup(path)
         if doc is None:
             raise ApiError(404, "the server could not find the requested resource", details={})
         return dumps(doc)
 
     def _rest(self, target: Target, req: http.Request, fmt: str) -> tuple[int, bytes]:
         plural, ns = target.resource.plural, target.namespace or ""
+        if req.query.get("dryRun") and req.method != "GET":  # rather refused than written
+            raise ApiError(400, "dryRun is not supported by this API server")
         if target.name is None:
             if req.method == "GET":
                 self.list_calls[plural] += 1
@@ -207,25 +224,55 @@ class Api:
                 raise ApiError(400, "the name of the object does not match the name on the URL")
             return 200, self.cluster.replace(plural, obj).raw
         if req.method == "PATCH":
-            kind = req.headers.get("content-type", "").split(";")[0].strip()
-            if kind not in _PATCH_TYPES:
-                raise ApiError(415, f"the patch type {kind!r} is not supported")
-            patch = self._json(req)
-            return 200, self.cluster.patch(plural, ns, target.name, patch).raw
+            return self._patch(target, req)
         if req.method == "DELETE":
             return 200, self.cluster.delete(plural, ns, target.name).raw
         raise ApiError(405, f"{req.method} is not allowed on an object")
+
+    def _patch(self, target: Target, req: http.Request) -> tuple[int, bytes]:
+        resource, ns, name = target.resource, target.namespace or "", target.name or ""
+        kind = req.headers.get("content-type", "").split(";")[0].strip()
+        if kind not in (_MERGE, _STRATEGIC, _APPLY):
+            raise ApiError(415, f"the patch type {kind!r} is not supported")
+        if kind == _APPLY:  # a partial object: only what it creates or merges into is checked
+            patch = self._body(req, target, check=False)
+            if patch["metadata"].get("name") != name:
+                raise ApiError(400, "the name of the object does not match the name on the URL")
+            if self.cluster.store.get(resource.plural, (ns, name)) is None:
+                self._validate(target, patch, req)
+                return 201, self.cluster.create(resource.plural, patch).raw
+        else:
+            patch = self._json(req)
+
+        def merge(current: Obj, patch: Obj) -> Obj:
+            if kind == _MERGE:
+                merged: Obj = merge_patch(current, patch)
+            else:
+                merged = strategic_merge(current, patch, resource.kind)
+            self._validate(target, merged, req)
+            return merged
+
+        return 200, self.cluster.patch(resource.plural, ns, name, patch, merge=merge).raw
+
+    def _validate(self, target: Target, obj: Obj, req: http.Request) -> None:
+        typed = {**obj, "kind": target.resource.kind, "apiVersion": target.resource.api_version}
+        validation.check(typed, req.query.get("fieldValidation", ""))
 
     def _json(self, req: http.Request) -> Obj:
         try:
             obj = json.loads(req.body or b"{}")
         except ValueError as err:
-            raise ApiError(400, f"the body is not JSON: {err}") from err
+            if not req.headers.get("content-type", "").startswith(_APPLY):
+                raise ApiError(400, f"the body is not JSON: {err}") from err
+            try:  # an apply patch may be YAML
+                obj = yaml.safe_load(req.body)
+            except yaml.YAMLError as yerr:
+                raise ApiError(400, f"the body is not YAML: {yerr}") from yerr
         if not isinstance(obj, dict):
             raise ApiError(400, "the body is not a JSON object")
         return obj
 
-    def _body(self, req: http.Request, target: Target) -> Obj:
+    def _body(self, req: http.Request, target: Target, check: bool = True) -> Obj:
         obj = self._json(req)
         meta = obj.setdefault("metadata", {})
         namespaced = target.resource.namespaced
@@ -235,6 +282,8 @@ class Api:
                 "the namespace of the provided object does not match the "
                 "namespace sent on the request",
             )
+        if check:
+            self._validate(target, obj, req)
         return obj
 
     def list(self, target: Target, query: dict[str, str], fmt: str = "json") -> bytes:
@@ -308,6 +357,15 @@ class Api:
             flt = Filter(flt.resource, flt.namespace, flt.labels, (*flt.fields, by_name))
         self.watch_calls[plural] += 1
         rv = req.query.get("resourceVersion", "")
+        if self.refuse is not None:
+            self.refused += 1
+            gone = expired(f"too old resource version: {rv or 0} ({self.cluster.store.rv})")
+            if self.refuse == "status":
+                raise gone
+            line = b'{"type":"ERROR","object":' + dumps(gone.status) + b"}\n"
+            writer.write(http.chunked_head() + http.chunk(line) + http.LAST_CHUNK)
+            await writer.drain()
+            return True
         initial = req.query.get("sendInitialEvents") == "true"
         since = None if rv in ("", "0") or initial else _int(req.query, "resourceVersion")
         watch = Watch(

@@ -77,7 +77,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if args.kubeconfig:
         write_kubeconfig(args.kubeconfig, server.url)
     counts = {p: len(c.items) for p, c in server.cluster.store.collections.items()}
-    summary = ", ".join(f"{n} {p}" for p, n in counts.items())
+    summary = ", ".join(f"{n} {p}" for p, n in counts.items() if n) or "empty"
     print(f"serving the Kubernetes API at {server.url} ({summary})", flush=True)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()

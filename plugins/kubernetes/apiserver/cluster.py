@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,9 @@ Obj = dict[str, Any]
 ManifestKey = tuple[str, str, str]
 
 BASE_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-_ORDER = ("namespaces", "services", "pods", "endpointslices", "serviceimports")
+_FIRST = ("namespaces", "services", "pods", "endpointslices", "serviceimports")
+#: The order manifests are applied in (namespaces first); deletes go in reverse.
+_ORDER = (*_FIRST, *(p for p in RESOURCES if p not in _FIRST))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -117,10 +119,17 @@ class Cluster:
         obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
         return self.replace(resource.plural, obj, record=record)
 
-    def patch(self, plural: str, namespace: str, name: str, patch: Obj) -> Entry:
-        """Apply a JSON merge patch to an object."""
+    def patch(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        patch: Obj,
+        merge: Callable[[Obj, Obj], Obj] = merge_patch,
+    ) -> Entry:
+        """Apply a patch to an object: a JSON merge patch unless `merge` says otherwise."""
         current = json.loads(self.get(plural, namespace, name).raw)
-        merged = merge_patch(current, patch)
+        merged = merge(current, patch)
         merged.setdefault("metadata", {})["name"] = name
         if RESOURCES[plural].namespaced:
             merged["metadata"]["namespace"] = namespace
@@ -131,7 +140,7 @@ class Cluster:
         resource = RESOURCES[plural]
         entry = self.get(plural, namespace, name)
         if plural == "namespaces":
-            for inner in ("serviceimports", "endpointslices", "pods", "services"):
+            for inner in [p for p in reversed(_ORDER) if RESOURCES[p].namespaced]:
                 coll = self.store[inner]
                 for key in [k for k in coll.items if k[0] == name]:
                     self._remove(RESOURCES[inner], coll.items[key])

@@ -204,6 +204,8 @@ class Defaulter:
             obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj.setdefault("status", {"phase": "Active"})
+        elif kind == "Deployment":
+            obj.setdefault("spec", {}).setdefault("replicas", 1)
         elif kind == "EndpointSlice":
             obj.setdefault("addressType", "IPv4")
             obj.setdefault("endpoints", [])

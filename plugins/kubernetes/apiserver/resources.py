@@ -1,7 +1,9 @@
 """The resources the test API server serves, their field labels, and the discovery documents.
 
 Besides the built-in kinds DNS watches it serves ServiceImports (multicluster.x-k8s.io/v1alpha1)
-as if the Multi-Cluster Services CRD were installed.
+as if the Multi-Cluster Services CRD were installed, and the kinds `kdns deploy` prints
+(ConfigMap, ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment, PodDisruptionBudget)
+as plain stored objects: no controller acts on them (a Deployment never gets pods or status).
 """
 
 from __future__ import annotations
@@ -164,13 +166,76 @@ RESOURCES: dict[str, Resource] = {
             (),
             _COMMON,
         ),
+        # What `kdns deploy` prints: stored and served, with no controller behind them.
+        Resource("configmaps", "configmap", "ConfigMap", "", "v1", True, ("cm",), (), _COMMON),
+        Resource(
+            "serviceaccounts",
+            "serviceaccount",
+            "ServiceAccount",
+            "",
+            "v1",
+            True,
+            ("sa",),
+            (),
+            _COMMON,
+        ),
+        Resource(
+            "deployments",
+            "deployment",
+            "Deployment",
+            "apps",
+            "v1",
+            True,
+            ("deploy",),
+            ("all",),
+            _COMMON,
+        ),
+        Resource(
+            "poddisruptionbudgets",
+            "poddisruptionbudget",
+            "PodDisruptionBudget",
+            "policy",
+            "v1",
+            True,
+            ("pdb",),
+            (),
+            _COMMON,
+        ),
+        Resource(
+            "clusterroles",
+            "clusterrole",
+            "ClusterRole",
+            "rbac.authorization.k8s.io",
+            "v1",
+            False,
+            (),
+            (),
+            _COMMON,
+        ),
+        Resource(
+            "clusterrolebindings",
+            "clusterrolebinding",
+            "ClusterRoleBinding",
+            "rbac.authorization.k8s.io",
+            "v1",
+            False,
+            (),
+            (),
+            _COMMON,
+        ),
     )
 }
 
 #: kind -> resource, for manifests.
 BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES.values()}
 
-GROUPS: dict[str, str] = {"discovery.k8s.io": "v1", "multicluster.x-k8s.io": "v1alpha1"}
+GROUPS: dict[str, str] = {
+    "discovery.k8s.io": "v1",
+    "multicluster.x-k8s.io": "v1alpha1",
+    "apps": "v1",
+    "policy": "v1",
+    "rbac.authorization.k8s.io": "v1",
+}
 
 
 def api_versions(address: str) -> Obj:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kdns.plugins.kubernetes.apiserver import http, manifests
 from kdns.plugins.kubernetes.apiserver.api import Api, Target
@@ -260,6 +260,44 @@ class ApiServer:
             for watch in list(self.api.watches):
                 watch.expire(floor)
         return floor
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def slow(self, seconds: float) -> None:
+        """Hold every answer (lists, gets, writes, watch starts) back `seconds`; 0 undoes it."""
+        self.api.delay = max(seconds, 0.0)
+
+    def tear_watches(self, *, abort: bool = True) -> int:
+        """Make every open watch break at its next event: half of the event's JSON line is
+        sent, then the connection is dropped (abort) or the body ends; return how many."""
+        watches = list(self.api.watches)
+        for watch in watches:
+            watch.tear = "abort" if abort else "end"
+        return len(watches)
+
+    def refuse_watches(self, mode: Literal["event", "status"] | None = "event") -> None:
+        """Answer every new watch with 410 Gone until called with None: an ERROR event in a
+        200 stream ("event", as a watch cache does) or a 410 response ("status")."""
+        self.api.refuse = mode
+
+    @property
+    def refused_watches(self) -> int:
+        """Watches refused with 410 so far by `refuse_watches`."""
+        return self.api.refused
+
+    def burst(self, changes: Iterable[Obj | tuple[str, str, str]]) -> int:
+        """Apply many changes at once, without yielding to the loop: an object is applied,
+        a (resource, namespace, name) triple is deleted (if it exists); return how many."""
+        done = 0
+        for change in changes:
+            if isinstance(change, tuple):
+                with contextlib.suppress(ApiError):
+                    self.delete(*change)
+                    done += 1
+            else:
+                self.cluster.apply(change)
+                done += 1
+        return done
 
     def send_bookmarks(self) -> None:
         """Make every watch that allows bookmarks send one now."""

@@ -138,6 +138,81 @@ def _service_import(obj: Obj, now: datetime) -> list[Any]:
     ]
 
 
+def _config_map(obj: Obj, now: datetime) -> list[Any]:
+    count = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+    return [obj["metadata"]["name"], count, _age(obj, now)]
+
+
+def _service_account(obj: Obj, now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"], len(obj.get("secrets") or []), _age(obj, now)]
+
+
+def _selector(selector: Obj) -> str:
+    """metav1.FormatLabelSelector: `k=v,k in (a,b)`, `<none>` when empty."""
+    terms = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for req in selector.get("matchExpressions") or []:
+        op, values = req.get("operator", ""), ",".join(req.get("values") or [])
+        if op == "Exists":
+            terms.append(req.get("key", ""))
+        elif op == "DoesNotExist":
+            terms.append("!" + req.get("key", ""))
+        else:
+            terms.append(f"{req.get('key', '')} {op.lower()} ({values})")
+    return ",".join(terms) or "<none>"
+
+
+def _deployment(obj: Obj, now: datetime) -> list[Any]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [
+        obj["metadata"]["name"],
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        _age(obj, now),
+        ",".join(c.get("name", "") for c in containers),
+        ",".join(c.get("image", "") for c in containers),
+        _selector(spec.get("selector") or {}),
+    ]
+
+
+def _budget(obj: Obj, now: datetime) -> list[Any]:
+    spec = obj.get("spec") or {}
+    return [
+        obj["metadata"]["name"],
+        str(spec["minAvailable"]) if "minAvailable" in spec else "N/A",
+        str(spec["maxUnavailable"]) if "maxUnavailable" in spec else "N/A",
+        (obj.get("status") or {}).get("disruptionsAllowed", 0),
+        _age(obj, now),
+    ]
+
+
+def _cluster_role(obj: Obj, now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp", "")]
+
+
+def _binding(obj: Obj, now: datetime) -> list[Any]:
+    ref = obj.get("roleRef") or {}
+    subjects = obj.get("subjects") or []
+
+    def names(kind: str) -> str:
+        return ", ".join(s.get("name", "") for s in subjects if s.get("kind") == kind)
+
+    accounts = ", ".join(
+        f"{s.get('namespace', '')}/{s.get('name', '')}"
+        for s in subjects
+        if s.get("kind") == "ServiceAccount"
+    )
+    return [
+        obj["metadata"]["name"],
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        _age(obj, now),
+        names("User"),
+        names("Group"),
+        accounts,
+    ]
+
+
 def _col(name: str, kind: str = "string", priority: int = 0, fmt: str = "") -> Obj:
     return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
 
@@ -178,6 +253,43 @@ COLUMNS: dict[str, tuple[list[Obj], Row]] = {
     ),
     # The printer columns of the mcs-api CRD.
     "ServiceImport": ([_NAME, _col("Type"), _col("IP"), _AGE], _service_import),
+    "ConfigMap": ([_NAME, _col("Data", "integer"), _AGE], _config_map),
+    "ServiceAccount": ([_NAME, _col("Secrets", "integer"), _AGE], _service_account),
+    "Deployment": (
+        [
+            _NAME,
+            _col("Ready"),
+            _col("Up-to-date", "integer"),
+            _col("Available", "integer"),
+            _AGE,
+            _col("Containers", priority=1),
+            _col("Images", priority=1),
+            _col("Selector", priority=1),
+        ],
+        _deployment,
+    ),
+    "PodDisruptionBudget": (
+        [
+            _NAME,
+            _col("Min Available"),
+            _col("Max Unavailable"),
+            _col("Allowed Disruptions", "integer"),
+            _AGE,
+        ],
+        _budget,
+    ),
+    "ClusterRole": ([_NAME, _col("Created At", fmt="date")], _cluster_role),
+    "ClusterRoleBinding": (
+        [
+            _NAME,
+            _col("Role"),
+            _AGE,
+            _col("Users", priority=1),
+            _col("Groups", priority=1),
+            _col("ServiceAccounts", priority=1),
+        ],
+        _binding,
+    ),
 }
 
 

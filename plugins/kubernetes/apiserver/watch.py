@@ -59,6 +59,9 @@ class Watch:
         self.aborted = False
         self.bookmark_due = False
         self.expire_with: int | None = None
+        #: Fault: at the next event, send half its line and then drop the connection
+        #: ("abort") or end the body cleanly ("end"); None streams normally.
+        self.tear: str | None = None
         self._trivial = flt.namespace is None and not flt.selects
 
     def stop(self, *, abort: bool) -> None:
@@ -131,6 +134,21 @@ class Watch:
             self.client_gone = self.stopped = True
             self.coll.notify()
 
+    async def _tear(self, line: bytes) -> None:
+        """Send the first half of an event's line, then end the stream as `tear` says."""
+        w = self.writer
+        w.write(http.chunk(line[: len(line) // 2]))
+        await w.drain()
+        self.stopped = True
+        if self.tear == "abort":
+            # abort() throws away what is still buffered: let the half line leave first.
+            for _ in range(100):
+                if not w.transport.get_write_buffer_size():
+                    break
+                await asyncio.sleep(0.001)
+            self.aborted = True
+            w.transport.abort()
+
     async def run(self) -> bool:
         """Stream until timeout or stop; return whether the connection can serve more."""
         listen = asyncio.create_task(self.reader.read(1))
@@ -166,6 +184,9 @@ class Watch:
                 break
             changed = self.coll.changed
             out = [line for ev in events if (line := self._render(ev)) is not None]
+            if out and self.tear is not None:
+                await self._tear(out[0])
+                break
             if events:
                 cursor = events[-1].rv
             now = time.monotonic()

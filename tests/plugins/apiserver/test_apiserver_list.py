@@ -21,10 +21,22 @@ async def test_discovery_documents_name_the_served_resources(http: Http) -> None
     assert api["kind"] == "APIVersions"
     assert api["versions"] == ["v1"]
     groups = (await http.get("/apis")).json()
-    assert [g["name"] for g in groups["groups"]] == ["discovery.k8s.io", "multicluster.x-k8s.io"]
+    assert [g["name"] for g in groups["groups"]] == [
+        "discovery.k8s.io",
+        "multicluster.x-k8s.io",
+        "apps",
+        "policy",
+        "rbac.authorization.k8s.io",
+    ]
     assert groups["groups"][0]["preferredVersion"]["groupVersion"] == "discovery.k8s.io/v1"
     core = {r["name"]: r for r in (await http.get("/api/v1")).json()["resources"]}
-    assert set(core) == {"namespaces", "services", "pods"}
+    assert set(core) == {
+        "namespaces",
+        "services",
+        "pods",
+        "configmaps",
+        "serviceaccounts",
+    }
     assert core["services"]["shortNames"] == ["svc"]
     assert core["services"]["namespaced"]
     assert not core["namespaces"]["namespaced"]

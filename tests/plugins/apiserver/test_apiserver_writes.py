@@ -104,16 +104,16 @@ async def test_bad_manifest_changes_nothing(live: Any) -> None:
 
 
 async def test_unknown_kinds_are_ignored_with_a_warning(tmp_path: Path) -> None:
-    """A Deployment in the manifests is not served, and the server says so."""
+    """A StatefulSet in the manifests is not served, and the server says so."""
     path = tmp_path / "m.yaml"
     path.write_text(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n"
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: d}\n---\n"
         "kind: List\nitems:\n- {kind: Namespace, metadata: {name: listed}}\n"
     )
     server = ApiServer([path])
     server.load()
     assert server.get("ns", "", "listed") is not None
-    assert server.warnings == [f"{path}: kind 'Deployment' is not served; ignored"]
+    assert server.warnings == [f"{path}: kind 'StatefulSet' is not served; ignored"]
 
 
 async def test_json_manifests_load(tmp_path: Path) -> None:
