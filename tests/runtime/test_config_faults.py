@@ -242,10 +242,17 @@ async def test_a_hundred_reloads_grow_no_memory_threads_or_descriptors(kdns: Kdn
     await asyncio.sleep(0.3)
     before = proc_stats(pid)
     await reloads(20, 100)
-    await asyncio.sleep(0.3)
+    # a reload's sockets (a probe's, the old listeners') may still be closing: give them
+    # two seconds to go before calling anything left a leak
+    deadline = time.monotonic() + 2.0
     after = proc_stats(pid)
+    while after[2] > before[2] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        after = proc_stats(pid)
     print(f"RSS/threads/fds before {before}, after {after}")
-    assert after[1] <= before[1], f"threads {before[1]} -> {after[1]}"
+    # asyncio's default executor starts a worker thread when two jobs overlap and keeps it:
+    # one or two more threads is that pool filling up; a leak would be one per reload
+    assert after[1] <= before[1] + 2, f"threads {before[1]} -> {after[1]}"
     assert after[2] <= before[2], f"fds {before[2]} -> {after[2]}"
     assert after[0] - before[0] < 4096, f"RSS {before[0]} KiB -> {after[0]} KiB"
     await asyncio.sleep(0.2)
