@@ -4,10 +4,10 @@ Each valid corpus Corefile (tests/corefile/test_corpus.py says which) is started
 only what ties it to another machine changed: its ports become free ones (a port written twice
 keeps one mapping, so `forward . 127.0.0.1:5301` still reaches the `.:5301` block), health,
 ready and metrics listen on free loopback ports, addresses this machine does not have become
-loopback ones, and the files it names (/etc/coredns/..., zone files, certificates) are made in a
-temporary folder. The kubernetes plugin finds the project's API server through $KUBECONFIG, as
-kubectl would. Every dns:// listener must then answer a query; a Corefile kdns cannot serve must
-be refused with a clear reason.
+loopback ones, the files it names (/etc/coredns/..., zone files, certificates) are made in a
+temporary folder, and a health lameduck is cut to 100 ms. The kubernetes plugin finds the
+project's API server through $KUBECONFIG, as kubectl would. Every dns:// listener must then
+answer a query; a Corefile kdns cannot serve must be refused with a clear reason.
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ def localised(name: str, text: str, folder: Path) -> str:
         return f"{m.group(1)}{path}"
 
     text = FILE.sub(zone_file, text)
+    # the lameduck only delays the test's stop (SIGTERM drains are tested in test_shutdown)
+    text = re.sub(r"\blameduck\s+\S+", "lameduck 100ms", text)
     if TLS.search(text):
         certs = make_certs(folder / "certs")
         text = TLS.sub(

@@ -389,20 +389,25 @@ async def test_cut_watch_streams_lose_no_answer(served: Served) -> None:
     assert sum(api.list_calls.values()) == lists  # resumed, not re-listed
 
 
-async def test_api_server_gone_for_a_minute(served: Served) -> None:
-    """§17 [C]: an API outage keeps the last data: every known name answers through a full
-    minute without the API server, and changes made after it returns are picked up."""
+#: How long the API server stays away in the outage test; bench/faults_api.py runs the
+#: minute (`--only killed`) and the issue's five minutes (`--minutes 5`).
+OUTAGE = 10
+
+
+async def test_api_server_gone_for_a_while(served: Served) -> None:
+    """§17 [C]: an API outage keeps the last data: every known name answers all through the
+    outage (many watch retries), and changes made after the API returns are picked up."""
     api, port = served.api, served.port
     async with Watchdog(port, pause=0.05) as dog:
         await api.stop()
-        await asyncio.sleep(60)  # the issue asks for a minute; the watchdog asks meanwhile
+        await asyncio.sleep(OUTAGE)  # the watchdog asks meanwhile
         asked_while_down = dog.asked
         assert WATCH_UP.get(("Service",)) == 0.0  # the watch did notice the API was gone
         await api.start()
         api.apply(service("back", {"clusterIP": "10.96.3.6", "ports": HTTP}))
         await eventually(port, "back." + T, "A", answers("10.96.3.6"))
     assert dog.failures == []
-    assert asked_while_down > 60 * len(KNOWN)  # asked all along: at least a round a second
+    assert asked_while_down > OUTAGE * len(KNOWN)  # asked all along: a round a second at least
     api.delete("services", "prod", "web")
     await eventually(port, "web.prod.svc.cluster.local.", "A", nxdomain)
 
