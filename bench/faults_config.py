@@ -35,7 +35,7 @@ import dns.message
 import dns.rcode
 
 from kdns.runtime.configmap import write_configmap
-from kdns.runtime.testing import free_port
+from kdns.runtime.testing import free_port, proc_stats, start_kdns
 
 COREFILE = """\
 .:{port} {{
@@ -47,18 +47,6 @@ COREFILE = """\
     reload 2s
 }}
 """
-NOBODY = 65534
-
-
-def proc_stats(pid: int) -> tuple[int, int, int]:
-    """Return (RSS in KiB, threads, open file descriptors) of a process, from /proc."""
-    rss = threads = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-        elif line.startswith("Threads:"):
-            threads = int(line.split()[1])
-    return rss, threads, len(os.listdir(f"/proc/{pid}/fd"))
 
 
 class Load(asyncio.DatagramProtocol):
@@ -145,16 +133,10 @@ class Kdns:
 
     async def start(self) -> None:
         """Start kdns on the folder, unprivileged when we are root."""
-        prefix: list[str] = []
-        if os.geteuid() == 0:
-            prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
-        self.proc = await asyncio.create_subprocess_exec(
-            *prefix,
-            sys.executable,
-            "-m",
-            "kdns.runtime",
+        self.proc = await start_kdns(
             "-conf",
             str(self.folder / "Corefile"),
+            unprivileged=True,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
 import statistics
@@ -36,21 +35,10 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 
-from kdns.runtime.testing import free_port
+from kdns.runtime.testing import free_port, proc_stats, start_kdns
 
 COMMAND = "python bench/faults_load.py"
 Row = tuple[str, str, int, int, int]
-
-
-def proc_stats(pid: int) -> tuple[int, int, int]:
-    """Return (RSS in KiB, threads, open file descriptors) of a process, from /proc."""
-    rss = threads = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-        elif line.startswith("Threads:"):
-            threads = int(line.split()[1])
-    return rss, threads, len(os.listdir(f"/proc/{pid}/fd"))
 
 
 class Udp(asyncio.DatagramProtocol):
@@ -128,10 +116,7 @@ async def kdns(corefile: str, port: int) -> AsyncIterator[asyncio.subprocess.Pro
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "Corefile"
         conf.write_text(corefile)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "kdns.runtime",
+        proc = await start_kdns(
             "-conf",
             str(conf),
             "-quiet",

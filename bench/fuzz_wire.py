@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import importlib.util
 import os
 import random
 import re
@@ -43,24 +42,14 @@ import dns.message
 import dns.query
 from perf import free_port
 
+from kdns.runtime.testing import import_path
+
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER = ROOT / "tests" / "runtime" / "cluster" / "cluster.yaml"
 CORPUS = ROOT / "tests" / "runtime" / "fuzz_corpus"
 
 
-def _load_packets():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(
-        "fuzz_packets", ROOT / "tests" / "runtime" / "fuzz_packets.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_packets"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-F = _load_packets()
+F = import_path("fuzz_packets", ROOT / "tests" / "runtime" / "fuzz_packets.py")
 
 
 def corefile(port: int, kubeconfig: Path, upstreams: str, side: list[int]) -> str:

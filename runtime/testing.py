@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
+import os
 import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from types import ModuleType
 
 import dns.asyncquery
 import dns.message
@@ -49,16 +52,52 @@ def _free_elsewhere(port: int) -> bool:
     return True
 
 
-async def start_kdns(*args: str, **options: object) -> asyncio.subprocess.Process:
+#: uid and gid of `nobody`, which `start_kdns(..., unprivileged=True)` runs as under root.
+NOBODY = 65534
+
+
+async def start_kdns(
+    *args: str, unprivileged: bool = False, **options: object
+) -> asyncio.subprocess.Process:
     """Start `python -m kdns.runtime ARGS...` as a separate process; `options` go to
-    `asyncio.create_subprocess_exec` (stdout, stderr, cwd...)."""
+    `asyncio.create_subprocess_exec` (stdout, stderr, cwd...).
+
+    `unprivileged`: when we are root, run it as uid/gid NOBODY through setpriv (root reads any
+    file whatever its mode). setpriv execs python in place, so the pid is still kdns's.
+    """
+    prefix: list[str] = []
+    if unprivileged and os.geteuid() == 0:
+        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
     return await asyncio.create_subprocess_exec(
+        *prefix,
         sys.executable,
         "-m",
         "kdns.runtime",
         *args,
         **options,  # type: ignore[arg-type]
     )
+
+
+def proc_stats(pid: int) -> tuple[int, int, int]:
+    """Return (RSS in KiB, threads, open file descriptors) of a process, from /proc."""
+    rss = threads = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+        elif line.startswith("Threads:"):
+            threads = int(line.split()[1])
+    return rss, threads, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def import_path(name: str, path: Path) -> ModuleType:
+    """Import the file `path` as module `name` (for tests/ files, which are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @contextlib.asynccontextmanager

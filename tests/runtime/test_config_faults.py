@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,7 +28,7 @@ import dns.message
 import pytest
 
 from kdns.runtime.configmap import write_configmap
-from kdns.runtime.testing import free_port, start_kdns
+from kdns.runtime.testing import free_port, proc_stats, start_kdns
 
 COREFILE = """\
 .:{port} {{
@@ -41,18 +40,6 @@ COREFILE = """\
     reload 2s
 }}
 """
-NOBODY = 65534
-
-
-def proc_stats(pid: int) -> tuple[int, int, int]:
-    """Return (RSS in KiB, threads, open file descriptors) of a process, from /proc."""
-    rss = threads = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-        elif line.startswith("Threads:"):
-            threads = int(line.split()[1])
-    return rss, threads, len(os.listdir(f"/proc/{pid}/fd"))
 
 
 @dataclass
@@ -121,12 +108,15 @@ async def kdns() -> AsyncIterator[Kdns]:
     base.chmod(0o755)  # the unprivileged kdns must reach its folder
     port = free_port()
     folder = base / "coredns"
-    prefix: tuple[str, ...] = ()
-    if os.geteuid() == 0:
-        prefix = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--")
     server = Kdns(None, port, folder)  # type: ignore[arg-type]
     server.publish(1)
-    proc = await _spawn(prefix, folder / "Corefile")
+    proc = await start_kdns(
+        "-conf",
+        str(folder / "Corefile"),
+        unprivileged=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     server.proc = proc
     reader = asyncio.create_task(_collect(proc, server.lines))
     try:
@@ -138,24 +128,6 @@ async def kdns() -> AsyncIterator[Kdns]:
             await asyncio.wait_for(proc.wait(), 15)
         await reader
         shutil.rmtree(base, ignore_errors=True)
-
-
-async def _spawn(prefix: tuple[str, ...], conf: Path) -> asyncio.subprocess.Process:
-    if not prefix:
-        return await start_kdns(
-            "-conf", str(conf), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-    # start_kdns runs the interpreter directly; setpriv must come first.
-    return await asyncio.create_subprocess_exec(
-        *prefix,
-        sys.executable,
-        "-m",
-        "kdns.runtime",
-        "-conf",
-        str(conf),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
 
 
 def _delete(k: Kdns) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
 from kdns.runtime import manifests
 from kdns.runtime.cli import main
 from kdns.runtime.testing import free_port, query, start_kdns
+
+from .test_deploy_apply import on_free_ports, until_answered
 
 ROOT = Path(__file__).parents[2]
 CLUSTER = ROOT / "examples" / "cluster.yaml"
@@ -406,10 +407,7 @@ async def test_end_to_end_with_the_project_api_server(tmp_path: Path) -> None:
     the ConfigMap's Corefile (pointed at the API and free ports) answers the seed's queries."""
     async with ApiServer([CLUSTER], poll_interval=0) as api:
         in_api = api.cluster.get("services", "kube-system", "kube-dns").obj["spec"]["clusterIP"]
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "kdns.runtime",
+        proc = await start_kdns(
             "deploy",
             "10.3.0.0/24",
             "cluster.local",
@@ -424,17 +422,10 @@ async def test_end_to_end_with_the_project_api_server(tmp_path: Path) -> None:
         objs = by_kind(documents(out.decode()))
         assert objs["Service"]["spec"]["clusterIP"] == in_api == "10.3.0.10"
 
-        dns_port, health, ready, metrics = (free_port() for _ in range(4))
-        corefile = objs["ConfigMap"]["data"]["Corefile"]
-        for old, new in (
-            (".:53 {", f".:{dns_port} {{"),
-            ("health {", f"health :{health} {{"),
-            ("    ready\n", f"    ready :{ready}\n"),
-            ("prometheus :9153", f"prometheus :{metrics}"),
-            ("        pods insecure\n", f"        pods insecure\n        endpoint {api.url}\n"),
-        ):
-            assert old in corefile
-            corefile = corefile.replace(old, new, 1)
+        corefile, dns_port = on_free_ports(objs["ConfigMap"]["data"]["Corefile"])
+        old = "        pods insecure\n"
+        assert old in corefile
+        corefile = corefile.replace(old, f"{old}        endpoint {api.url}\n", 1)
         path = tmp_path / "Corefile"
         path.write_text(corefile)
         server = await start_kdns(
@@ -445,8 +436,8 @@ async def test_end_to_end_with_the_project_api_server(tmp_path: Path) -> None:
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            answer = await _until_answered(dns_port, "kubernetes.default.svc.cluster.local.")
-            assert [r.address for r in answer] == ["10.3.0.1"]
+            answer = await until_answered(dns_port, "kubernetes.default.svc.cluster.local.")
+            assert answer == ["10.3.0.1"]
             reply = await query(dns_port, "kube-dns.kube-system.svc.cluster.local.")
             assert [r.address for rrset in reply.answer for r in rrset] == [in_api]
             for ip, name in (
@@ -460,18 +451,3 @@ async def test_end_to_end_with_the_project_api_server(tmp_path: Path) -> None:
         finally:
             server.terminate()
             await server.wait()
-
-
-async def _until_answered(port: int, name: str, seconds: float = 20.0) -> Any:
-    """Ask until the server answers with records (it syncs with the API first)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        try:
-            reply = await query(port, name, timeout=0.5)
-            if reply.answer:
-                return reply.answer[0]
-        except (TimeoutError, OSError, dns.exception.Timeout):
-            pass
-        assert loop.time() < deadline, f"no answer for {name} within {seconds} s"
-        await asyncio.sleep(0.1)

@@ -12,12 +12,10 @@ The long run is bench/fuzz_wire.py.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import logging
 import random
 import struct
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ import structlog
 from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
 from kdns.plugins.metrics import PANICS
 from kdns.runtime import logs
-from kdns.runtime.testing import free_port, query, running
+from kdns.runtime.testing import free_port, import_path, query, running
 
 HERE = Path(__file__).parent
 CLUSTER = HERE / "cluster" / "cluster.yaml"
@@ -38,18 +36,7 @@ CORPUS = sorted((HERE / "fuzz_corpus").glob("*.bin"))
 SERVICE_CIDRS = ("10.96.0.0/12", "fd00:10:96::/112")
 
 
-def _load_packets():  # type: ignore[no-untyped-def]
-    """Import fuzz_packets.py by path (tests are not a package)."""
-    spec = importlib.util.spec_from_file_location("fuzz_packets", HERE / "fuzz_packets.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_packets"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-F = _load_packets()
+F = import_path("fuzz_packets", HERE / "fuzz_packets.py")  # tests are not a package
 
 #: Lines that must never be logged while fuzzing.
 BAD_LINES = ("Traceback", "panic", "exception", "fast path failed")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import socket
 import statistics
@@ -24,7 +23,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from kdns.runtime.testing import free_port
+from kdns.runtime.testing import free_port, proc_stats
 
 CAP = 50
 IDLE = 1.0
@@ -36,17 +35,6 @@ LAUNCH = (
     "from kdns.runtime.cli import main\n"
     "sys.exit(main(sys.argv[3:]))\n"
 )
-
-
-def proc_stats(pid: int) -> tuple[int, int, int]:
-    """Return (RSS in KiB, threads, open file descriptors) of a process, from /proc."""
-    rss = threads = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-        elif line.startswith("Threads:"):
-            threads = int(line.split()[1])
-    return rss, threads, len(os.listdir(f"/proc/{pid}/fd"))
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +19,7 @@ import dns.rcode
 import pytest
 
 from kdns.runtime.configmap import write_configmap
-from kdns.runtime.testing import free_port
+from kdns.runtime.testing import free_port, start_kdns
 
 VALID = """\
 .:{port} {{
@@ -62,10 +61,7 @@ async def kdns_process(
     port = ports.dns
     folder = tmp_path / "coredns"
     write_configmap(folder, {"Corefile": ports.valid(0)})
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kdns.runtime",
+    proc = await start_kdns(
         "-conf",
         str(folder / "Corefile"),
         stdout=asyncio.subprocess.PIPE,
@@ -267,10 +263,7 @@ async def test_sighup_reloads_without_reload_directive(tmp_path: Path) -> None:
     port = free_port()
     conf = tmp_path / "Corefile"
     conf.write_text(f".:{port} {{\n    whoami\n}}\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kdns.runtime",
+    proc = await start_kdns(
         "-conf",
         str(conf),
         "-quiet",

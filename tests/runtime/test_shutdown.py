@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import struct
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -36,10 +35,7 @@ async def test_sigterm_under_load_loses_nothing_during_lameduck(tmp_path) -> Non
         f".:{port} {{\n    whoami\n    health 127.0.0.1:{health} {{\n        lameduck 2s\n    }}\n"
         f"    ready 127.0.0.1:{ready}\n}}\n"
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kdns.runtime",
+    proc = await start_kdns(
         "-conf",
         str(conf),
         "-quiet",
@@ -119,10 +115,7 @@ async def test_sigterm_lameduck_serves_open_and_new_tcp_connections(tmp_path) ->
         f".:{port} {{\n    whoami\n    health 127.0.0.1:{health} {{\n        lameduck 2s\n"
         "    }\n}\n"
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kdns.runtime",
+    proc = await start_kdns(
         "-conf",
         str(conf),
         "-quiet",
