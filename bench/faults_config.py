@@ -240,7 +240,6 @@ COMMAND = "python bench/faults_config.py"
 async def run(rounds: int, reloads: int, qps: int) -> list[tuple[str, str, int, int, int]]:
     """Inject every fault `rounds` times, then do `reloads` reloads; return the table rows."""
     base = Path(tempfile.mkdtemp(prefix="kdns-faults-config-"))
-    base.chmod(0o755)
     port = free_port()
     load = Load(port, qps)
     kdns = Kdns(base / "coredns", port, load)

@@ -52,8 +52,8 @@ def _free_elsewhere(port: int) -> bool:
     return True
 
 
-#: uid and gid of `nobody`, which `start_kdns(..., unprivileged=True)` runs as under root.
-NOBODY = 65534
+#: The capabilities that let root read a file whatever its mode.
+_DAC = "-dac_override,-dac_read_search"
 
 
 async def start_kdns(
@@ -62,12 +62,14 @@ async def start_kdns(
     """Start `python -m kdns.runtime ARGS...` as a separate process; `options` go to
     `asyncio.create_subprocess_exec` (stdout, stderr, cwd...).
 
-    `unprivileged`: when we are root, run it as uid/gid NOBODY through setpriv (root reads any
-    file whatever its mode). setpriv execs python in place, so the pid is still kdns's.
+    `unprivileged`: when we are root, start it through setpriv without the capabilities that
+    override file modes, so that a `chmod 000` file is unreadable to it as to any user; it
+    stays uid 0 (it still reaches a checkout only root may enter). setpriv execs python in
+    place, so the pid is still kdns's.
     """
     prefix: list[str] = []
     if unprivileged and os.geteuid() == 0:
-        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+        prefix = ["setpriv", f"--inh-caps={_DAC}", f"--bounding-set={_DAC}", "--"]
     return await asyncio.create_subprocess_exec(
         *prefix,
         sys.executable,

@@ -4,9 +4,9 @@ The running configuration keeps answering, the failed reload is logged with file
 the next good Corefile is picked up. A hundred reloads in a row leave RSS, threads and file
 descriptors where they were.
 
-kdns runs as a subprocess. When the tests run as root (CI does), it is started as uid/gid
-65534 through setpriv, so that `chmod 000` really makes the Corefile unreadable: root reads
-any file whatever its mode.
+kdns runs as a subprocess. When the tests run as root (CI does), it is started through setpriv
+without the capabilities that override file modes, so that `chmod 000` really makes the
+Corefile unreadable: root reads any file whatever its mode.
 """
 
 from __future__ import annotations
@@ -105,7 +105,6 @@ async def _collect(proc: asyncio.subprocess.Process, lines: list[str]) -> None:
 async def kdns() -> AsyncIterator[Kdns]:
     """A kdns on a fresh ConfigMap folder, unprivileged when the tests run as root."""
     base = Path(tempfile.mkdtemp(prefix="kdns-config-faults-"))
-    base.chmod(0o755)  # the unprivileged kdns must reach its folder
     port = free_port()
     folder = base / "coredns"
     server = Kdns(None, port, folder)  # type: ignore[arg-type]
