@@ -153,7 +153,7 @@ class ZoneMux:
         if not self.fast_enabled:
             return None
         hot = self.hot_udp if proto == "udp" else self.hot_tcp
-        return hot.answer(wire, remote[0]) or self.fast_cold(wire, proto, remote)
+        return hot.answer(wire, ":" in remote[0]) or self.fast_cold(wire, proto, remote)
 
     def fast_cold(self, wire: bytes, proto: Proto, remote: tuple[str, int]) -> bytes | None:
         """The fast path without the hot table: find the route, ask its answerers, keep the

@@ -132,8 +132,9 @@ class HotTable:
         self.capacity = capacity
         self.entries: dict[bytes, HotEntry] = {}
 
-    def answer(self, wire: bytes, remote_ip: str) -> bytes | None:
-        """Return the reply to `wire` if a fresh entry holds it (and count it), else None."""
+    def answer(self, wire: bytes, v6: bool) -> bytes | None:
+        """Return the reply to `wire` if a fresh entry holds it (and count it for an IPv4 or
+        IPv6 client), else None."""
         entry = self.entries.get(wire[2:])
         if entry is None:
             return None
@@ -141,7 +142,7 @@ class HotTable:
             entry.flush()
             del self.entries[wire[2:]]
             return None
-        entry.hits[":" in remote_ip] += 1
+        entry.hits[v6] += 1
         tails = entry.tails
         if len(tails) == 1:
             return wire[:2] + tails[0]

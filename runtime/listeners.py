@@ -15,9 +15,11 @@ import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import structlog
 
+from kdns.runtime import mmsg
 from kdns.runtime.dispatch import ZoneMux
 from kdns.runtime.doh import serve_https
 from kdns.runtime.generation import ListenKey, listen_label
@@ -33,6 +35,18 @@ UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 Lookup = Callable[[ListenKey], ZoneMux | None]
 #: The TLS context a tls:// or https:// listener uses for its next connection.
 Secure = Callable[[ListenKey], ssl.SSLContext | None]
+
+
+class UdpEndpoint(Protocol):
+    """What a listener keeps of a UDP socket it serves (an asyncio transport, a BatchUdp)."""
+
+    def close(self) -> None:
+        """Stop serving and close the socket."""
+        ...
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return `sockname` and the like."""
+        ...
 
 
 def _no_tls(key: ListenKey) -> ssl.SSLContext | None:
@@ -95,7 +109,7 @@ class UdpProtocol(asyncio.DatagramProtocol):
         if mux is None or transport is None:
             return
         if mux.fast_enabled:  # the hot path first: this is most queries, keep it short
-            reply = mux.hot_udp.answer(data, addr[0])
+            reply = mux.hot_udp.answer(data, ":" in addr[0])
             if reply is not None:
                 transport.sendto(reply, addr)
                 return
@@ -120,7 +134,7 @@ class Listener:
     """The UDP endpoints and TCP servers of one listen key."""
 
     key: ListenKey
-    udp: list[asyncio.DatagramTransport] = field(default_factory=list)
+    udp: list[UdpEndpoint] = field(default_factory=list)
     tcp: list[asyncio.Server] = field(default_factory=list)
 
     def close(self) -> None:
@@ -175,10 +189,15 @@ class ListenerPool:
             for addr in listen_addresses(host):
                 if transport == "dns":
                     udp_sock = bound_socket(addr, port, socket.SOCK_DGRAM, self.reuse_port)
-                    udp, _ = await loop.create_datagram_endpoint(
-                        lambda: UdpProtocol(key, self.lookup, self.tasks), sock=udp_sock
-                    )
-                    listener.udp.append(udp)
+                    if mmsg.AVAILABLE:
+                        batch = mmsg.BatchUdp(udp_sock, key, self.lookup, self.tasks)
+                        batch.start()
+                        listener.udp.append(batch)
+                    else:
+                        udp, _ = await loop.create_datagram_endpoint(
+                            lambda: UdpProtocol(key, self.lookup, self.tasks), sock=udp_sock
+                        )
+                        listener.udp.append(udp)
                 tcp_sock = bound_socket(addr, port, socket.SOCK_STREAM, self.reuse_port)
                 server = await asyncio.start_server(
                     lambda r, w: self._tcp(key, r, w), sock=tcp_sock, backlog=511

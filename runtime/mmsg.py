@@ -1,0 +1,219 @@
+"""UDP in batches: recvmmsg(2) and sendmmsg(2) on Linux, so a busy listener pays two system
+calls per batch of queries instead of two per query.
+
+Each wake-up of the event loop reads up to `BATCH` datagrams with one recvmmsg into buffers
+allocated once; every query the hot or fast path answers is copied into a send buffer, and the
+batch's replies leave with one sendmmsg to the addresses they came from (the kernel's own
+sockaddr bytes, never decoded for them). A query that needs the plugin chain gets its address
+decoded and is answered later with an ordinary sendto. With one datagram in the socket this
+costs what the uvloop transport costs; with a queue of them, much less (bench/cluster_dns.py).
+
+Elsewhere (no recvmmsg in the C library), the listener keeps asyncio's datagram transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import socket
+import sys
+from typing import Any
+
+import structlog
+
+from kdns.plugins.base import FORMERR
+from kdns.runtime.dispatch import ZoneMux, error_reply
+from kdns.runtime.generation import ListenKey
+
+log = structlog.get_logger("kdns.server")
+
+#: Datagrams read per recvmmsg call, and the largest query read whole (a longer one is
+#: answered FORMERR: no DNS query needs more).
+BATCH = 32
+SIZE = 4096
+#: sizeof(struct sockaddr_in6), which holds an IPv4 sockaddr as well.
+NAME = 28
+MSG_DONTWAIT = 0x40
+MSG_TRUNC = 0x20
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _Msghdr(ctypes.Structure):
+    _fields_ = [
+        ("msg_name", ctypes.c_void_p),
+        ("msg_namelen", ctypes.c_uint32),
+        ("msg_iov", ctypes.POINTER(_Iovec)),
+        ("msg_iovlen", ctypes.c_size_t),
+        ("msg_control", ctypes.c_void_p),
+        ("msg_controllen", ctypes.c_size_t),
+        ("msg_flags", ctypes.c_int),
+    ]
+
+
+class _Mmsghdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", _Msghdr), ("msg_len", ctypes.c_uint)]
+
+
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    libc = ctypes.CDLL(name, use_errno=True)
+    return libc if hasattr(libc, "recvmmsg") and hasattr(libc, "sendmmsg") else None
+
+
+_LIBC = _libc()
+#: Whether batched UDP is available here.
+AVAILABLE = _LIBC is not None
+
+
+def _address(name: bytes, v6: bool) -> tuple[Any, ...]:
+    """Decode a sockaddr_in or sockaddr_in6 into the address tuple `sendto` takes."""
+    port = (name[2] << 8) | name[3]
+    if v6:
+        flow = int.from_bytes(name[4:8], "big")
+        scope = int.from_bytes(name[24:28], sys.byteorder)
+        return socket.inet_ntop(socket.AF_INET6, name[8:24]), port, flow, scope
+    return socket.inet_ntop(socket.AF_INET, name[4:8]), port
+
+
+class BatchUdp:
+    """One UDP socket served in batches; quacks like the transport the listener keeps."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        key: ListenKey,
+        lookup: Any,
+        tasks: set[asyncio.Task[None]],
+    ) -> None:
+        self.sock = sock
+        self.key = key
+        self.lookup = lookup
+        self.tasks = tasks
+        self.fd = sock.fileno()
+        self.local: tuple[str, int] = sock.getsockname()[:2]
+        self.v6 = sock.family == socket.AF_INET6
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.serving = False
+        self._in = (ctypes.c_char * (SIZE * BATCH))()
+        self._out = (ctypes.c_char * (SIZE * BATCH))()
+        self._names = (ctypes.c_char * (NAME * BATCH))()
+        self._rmsgs = (_Mmsghdr * BATCH)()
+        self._smsgs = (_Mmsghdr * BATCH)()
+        self._riov = (_Iovec * BATCH)()
+        self._siov = (_Iovec * BATCH)()
+        names = ctypes.addressof(self._names)
+        for i in range(BATCH):
+            self._riov[i].iov_base = ctypes.addressof(self._in) + i * SIZE
+            self._riov[i].iov_len = SIZE
+            self._siov[i].iov_base = ctypes.addressof(self._out) + i * SIZE
+            for msgs, iov in ((self._rmsgs, self._riov), (self._smsgs, self._siov)):
+                hdr = msgs[i].msg_hdr
+                hdr.msg_name = names + i * NAME
+                hdr.msg_namelen = NAME
+                hdr.msg_iov = ctypes.pointer(iov[i])
+                hdr.msg_iovlen = 1
+        # the ctypes views of each slot, made once (each field access makes a new object)
+        self._rslots = [self._rmsgs[i] for i in range(BATCH)]
+        self._rhdrs = [m.msg_hdr for m in self._rslots]
+        self._shdrs = [self._smsgs[i].msg_hdr for i in range(BATCH)]
+        self._slens = [self._siov[i] for i in range(BATCH)]
+        self._inview = memoryview(self._in).cast("B")
+        self._outview = memoryview(self._out).cast("B")
+        self._namesview = memoryview(self._names).cast("B")
+        self._names_at = [names + i * NAME for i in range(BATCH)]
+
+    def start(self) -> None:
+        """Serve the socket from the running loop."""
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(self.fd, self._drain)
+        self.serving = True
+
+    def close(self) -> None:
+        """Stop serving and close the socket."""
+        if self.serving and self.loop is not None:
+            self.loop.remove_reader(self.fd)
+            self.serving = False
+        self.sock.close()
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        """The transport's `sockname`, as asyncio's transports give it."""
+        return self.sock.getsockname() if name == "sockname" else default
+
+    def _drain(self) -> None:
+        """Read what the socket holds, a batch at a time, and answer it."""
+        assert _LIBC is not None
+        rmsgs, smsgs, rhdrs = self._rmsgs, self._smsgs, self._rhdrs
+        while True:
+            for hdr in rhdrs:
+                hdr.msg_namelen = NAME
+            got = _LIBC.recvmmsg(self.fd, ctypes.byref(rmsgs), BATCH, MSG_DONTWAIT, None)
+            if got <= 0:
+                return
+            mux: ZoneMux | None = self.lookup(self.key)
+            if mux is not None:
+                sent = self._answer(mux, got)
+                if sent:
+                    _LIBC.sendmmsg(self.fd, ctypes.byref(smsgs), sent, 0)
+            if got < BATCH:
+                return
+
+    def _answer(self, mux: ZoneMux, got: int) -> int:
+        """Answer `got` datagrams; fill the send batch with the immediate replies; return
+        how many it holds."""
+        inview, outview = self._inview, self._outview
+        rslots, rhdrs, shdrs, slens = self._rslots, self._rhdrs, self._shdrs, self._slens
+        hot = mux.hot_udp if mux.fast_enabled else None
+        v6 = self.v6
+        sent = 0
+        for i in range(got):
+            start = i * SIZE
+            data = bytes(inview[start : start + rslots[i].msg_len])
+            reply = hot.answer(data, v6) if hot is not None else None
+            if reply is None:
+                if rhdrs[i].msg_flags & MSG_TRUNC:
+                    reply = error_reply(data, FORMERR)
+                    if reply is None:
+                        continue
+                else:
+                    addr = self._sender(i)
+                    reply = mux.fast_cold(data, "udp", (addr[0], addr[1]))
+                    if reply is None:
+                        self._later(mux, data, addr)
+                        continue
+            at = sent * SIZE
+            outview[at : at + len(reply)] = reply
+            slens[sent].iov_len = len(reply)
+            shdr = shdrs[sent]
+            shdr.msg_name = self._names_at[i]
+            shdr.msg_namelen = rhdrs[i].msg_namelen
+            sent += 1
+        return sent
+
+    def _sender(self, i: int) -> tuple[Any, ...]:
+        """The address datagram `i` of the batch came from, as `sendto` takes it."""
+        at = i * NAME
+        return _address(bytes(self._namesview[at : at + NAME]), self.v6)
+
+    def _later(self, mux: ZoneMux, data: bytes, addr: tuple[Any, ...]) -> None:
+        """Answer through the plugin chain; the reply goes out with sendto when it is ready."""
+        sock = self.sock
+
+        def send(wire: bytes) -> None:
+            try:
+                sock.sendto(wire, addr)
+            except OSError as exc:  # a full send buffer: UDP may drop, as the kernel would
+                log.debug("UDP reply dropped", error=str(exc))
+
+        assert self.loop is not None
+        remote = (addr[0], addr[1])
+        task = self.loop.create_task(mux.handle(data, "udp", remote, self.local, send))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
