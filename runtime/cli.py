@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from kdns.plugins import default_registry
-from kdns.plugins.kubernetes.apiserver import cli as apiserver_cli
-from kdns.runtime import demo, logs
-from kdns.runtime import deploy as deploy_cli
-from kdns.runtime import migrate as migrate_cli
+from kdns.runtime import logs
 from kdns.runtime.check import run_check
 from kdns.runtime.server import RunOptions
 
+#: The commands whose module is imported only when that command runs (`kdns serve` need not
+#: carry the API server, the manifests or the migration rules in its memory).
+LAZY = {
+    "apiserver": "kdns.plugins.kubernetes.apiserver.cli",
+    "demo": "kdns.runtime.demo",
+    "migrate": "kdns.runtime.migrate",
+    "deploy": "kdns.runtime.deploy",
+}
 
-def _parser() -> argparse.ArgumentParser:
+
+def _module(command: str) -> ModuleType:
+    return importlib.import_module(LAZY[command])
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; the options of a LAZY command are added only when it is `command`."""
     parser = argparse.ArgumentParser(
         prog="kdns", description="Cluster DNS for Kubernetes, configured by a Corefile."
     )
@@ -100,14 +113,16 @@ def _parser() -> argparse.ArgumentParser:
         description="A small Kubernetes API server (list, watch, bookmarks, 410 Gone) that "
         "serves the objects in the given YAML manifests and follows edits to them.",
     )
-    apiserver_cli.add_arguments(api)
+    if command == "apiserver":
+        _module(command).add_arguments(api)
     demo_cmd = commands.add_parser(
         "demo",
         help="the seed's walkthrough locally: API server + kdns + the seed's lookups",
         description="Start the project's Kubernetes API server with examples/cluster.yaml, "
         "serve examples/Corefile on port 1053, print the seed's lookups, and keep serving.",
     )
-    demo.add_arguments(demo_cmd)
+    if command == "demo":
+        _module(command).add_arguments(demo_cmd)
     migrate_cmd = commands.add_parser(
         "migrate",
         help="rewrite deprecated CoreDNS syntax (proxy, upstream, ...) and show the diff",
@@ -115,14 +130,16 @@ def _parser() -> argparse.ArgumentParser:
         "does; print a diff and the reasons. --write replaces FILE only if the result passes "
         "kdns check.",
     )
-    migrate_cli.add_arguments(migrate_cmd)
+    if command == "migrate":
+        _module(command).add_arguments(migrate_cmd)
     deploy_parser = commands.add_parser(
         "deploy",
         help="print the manifests that run kdns as the cluster DNS (kubectl apply -f -)",
         description="Print a ConfigMap with a checked Corefile, RBAC, a Deployment, the "
         "kube-dns Service at the existing cluster IP and a PodDisruptionBudget.",
     )
-    deploy_cli.add_arguments(deploy_parser)
+    if command == "deploy":
+        _module(command).add_arguments(deploy_parser)
     return parser
 
 
@@ -131,16 +148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     if not args_in or (args_in[0].startswith("-") and args_in[0] not in ("-h", "--help")):
         args_in.insert(0, "serve")  # `kdns -conf FILE`, as the seed's container runs it
-    args = _parser().parse_args(args_in)
+    args = _parser(args_in[0]).parse_args(args_in)
     if args.command == "deploy":
-        return deploy_cli.run(args)
+        return int(_module("deploy").run(args))
     if args.command == "migrate":
-        return migrate_cli.run(args, default_registry(), sys.stdout)
+        return int(_module("migrate").run(args, default_registry(), sys.stdout))
     if args.command == "apiserver":
-        return apiserver_cli.run(args)
+        return int(_module("apiserver").run(args))
     if args.command == "demo":
         logs.setup()
-        return asyncio.run(demo.run(args))
+        return int(asyncio.run(_module("demo").run(args)))
     if args.command == "check":
         return run_check(
             args.files,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
+import mmap
 import socket
 import sys
 from typing import Any
@@ -59,12 +59,11 @@ class _Mmsghdr(ctypes.Structure):
 
 
 def _libc() -> Any:
+    """The C library's recvmmsg and sendmmsg, found among the process's own symbols (no
+    ctypes.util: finding the library by name costs a megabyte of imports), or None."""
     if not sys.platform.startswith("linux"):
         return None
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    libc = ctypes.CDLL(name, use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)
     return libc if hasattr(libc, "recvmmsg") and hasattr(libc, "sendmmsg") else None
 
 
@@ -102,8 +101,10 @@ class BatchUdp:
         self.v6 = sock.family == socket.AF_INET6
         self.loop: asyncio.AbstractEventLoop | None = None
         self.serving = False
-        self._in = (ctypes.c_char * (SIZE * BATCH))()
-        self._out = (ctypes.c_char * (SIZE * BATCH))()
+        # anonymous mappings: a page takes memory only once a datagram has been written there
+        self._maps = (mmap.mmap(-1, SIZE * BATCH), mmap.mmap(-1, SIZE * BATCH))
+        self._in = (ctypes.c_char * (SIZE * BATCH)).from_buffer(self._maps[0])
+        self._out = (ctypes.c_char * (SIZE * BATCH)).from_buffer(self._maps[1])
         self._names = (ctypes.c_char * (NAME * BATCH))()
         self._rmsgs = (_Mmsghdr * BATCH)()
         self._smsgs = (_Mmsghdr * BATCH)()

@@ -15,10 +15,21 @@ from kdns.plugins.kubernetes.apiserver.resources import VERSION
 
 Obj = dict[str, Any]
 
-try:
-    _validator: Any = importlib.import_module("kubernetes_validate")
-except ImportError:  # pragma: no cover - the test extra is not installed
-    _validator = None
+_UNSET: Any = object()
+_loaded: Any = _UNSET
+
+
+def _validator() -> Any:
+    """kubernetes-validate, imported on first use (it brings jsonschema: not for `kdns serve`,
+    which imports this package for its command line), or None where it is not installed."""
+    global _loaded
+    if _loaded is _UNSET:
+        try:
+            _loaded = importlib.import_module("kubernetes_validate")
+        except ImportError:  # pragma: no cover - the test extra is not installed
+            _loaded = None
+    return _loaded
+
 
 #: The schema version checked against: the version `/version` reports.
 SCHEMA_VERSION = f"{VERSION['major']}.{VERSION['minor']}"
@@ -26,7 +37,7 @@ SCHEMA_VERSION = f"{VERSION['major']}.{VERSION['minor']}"
 
 def available() -> bool:
     """Whether strict validation can be done here (kubernetes-validate is installed)."""
-    return _validator is not None
+    return _validator() is not None
 
 
 def _field_path(parts: Any) -> str:
@@ -38,14 +49,15 @@ def _field_path(parts: Any) -> str:
 
 def check(obj: Obj, directive: str) -> None:
     """Raise the 400 the real server gives when `directive` is Strict and `obj` is not valid."""
-    if directive != "Strict" or _validator is None:
+    validator = _validator()
+    if directive != "Strict" or validator is None:
         return
     kind, version = str(obj.get("kind", "")), str(obj.get("apiVersion", ""))
     try:
-        _validator.validate(obj, SCHEMA_VERSION, strict=True)
-    except _validator.SchemaNotFoundError:
+        validator.validate(obj, SCHEMA_VERSION, strict=True)
+    except validator.SchemaNotFoundError:
         return
-    except _validator.ValidationError as err:
+    except validator.ValidationError as err:
         path = _field_path(err.path)
         if err.validator == "additionalProperties":
             known = set((err.schema or {}).get("properties") or {})
