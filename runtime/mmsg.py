@@ -160,7 +160,12 @@ class BatchUdp:
                 return
             mux: ZoneMux | None = self.lookup(self.key)
             if mux is not None:
-                sent = self._answer(mux, got)
+                try:
+                    sent = self._answer(mux, got)
+                except Exception:  # never let one batch stop the listener (the paths it
+                    # calls catch their own errors; this is the last line of defence)
+                    log.exception("answering a UDP batch failed", server=str(self.key))
+                    continue
                 if sent:
                     _LIBC.sendmmsg(self.fd, ctypes.byref(smsgs), sent, 0)
             if got < BATCH:
