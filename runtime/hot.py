@@ -8,7 +8,7 @@ the SOA serial it carries), the reply is kept under the query's bytes after the 
 identical query is answered with a dictionary lookup and a two-byte splice. When a cache hit's
 TTL ticks down, the entry's TTL fields are rewritten in place (Renewable) rather than the
 answer built again: the entries filled together would otherwise all go cold in the same
-instant, every second.
+instant, every second. (Entries with loadbalance's copies are built again, with new orders.)
 
 What the fast path does per answer is kept up, only deferred: each entry counts its hits (per
 address family), and `flush` hands them, as counts, to the observers (prometheus), to the
@@ -29,7 +29,7 @@ from kdns.plugins.base import FastObserver, FastPass, Fresh, Renewable
 from kdns.plugins.wire import ttl_offsets
 
 #: How many differently shuffled copies an entry keeps when loadbalance is in front.
-VARIANTS = 4
+VARIANTS = 8
 #: Entries per table; past it the oldest is flushed and dropped.
 CAPACITY = 20_000
 
@@ -91,8 +91,8 @@ class HotEntry:
     def renew(self) -> bool:
         """Bring a stale entry up to date when only its TTLs moved (Renewable); False if not."""
         fresh = self.fresh
-        if not isinstance(fresh, Renewable):
-            return False
+        if not isinstance(fresh, Renewable) or len(self.tails) > 1:
+            return False  # loadbalance's copies: built again, so the orders stay fresh too
         ttl = fresh.renew()
         if ttl is None:
             return False

@@ -142,8 +142,9 @@ async def test_loadbalance_orders_rotate_on_the_hot_path() -> None:
 
 
 async def test_a_hot_cache_hit_outlives_its_ttl_tick_with_the_ttl_rewritten() -> None:
-    """When the TTL ticks down, the hot entry stays and carries the new TTL in every rotation
-    (the same bytes the chain's hit gives); it goes once the cache entry expires or goes."""
+    """When the TTL ticks down, the hot entry stays and carries the new TTL (the same bytes the
+    chain's hit gives); it goes once the cache entry expires or goes. An entry with
+    loadbalance's shuffled copies is built again instead, with new orders."""
     port, metrics = free_port(), free_port()
     async with running(COREFILE.format(port=port, metrics=metrics)) as server:
         assert server.current is not None
@@ -152,14 +153,14 @@ async def test_a_hot_cache_hit_outlives_its_ttl_tick_with_the_ttl_rewritten() ->
         now = [1000.0]
         cache.clock = lambda: now[0]  # type: ignore[attr-defined]
         remote = ("127.0.0.1", 5353)
-        wire = dns.message.make_query("web.example.org", "A").to_wire()
+        wire = dns.message.make_query("one.example.org", "A").to_wire()
         await same_bytes(port, wire, 1)  # the chain stores it with TTL 30
         assert mux.fast(wire, "udp", remote) is not None
         entry = mux.hot_udp.entries[wire[2:]]
 
         def ttls() -> set[int]:
             seen = set()
-            for _ in range(8):  # every rotation
+            for _ in range(3):
                 reply = mux.fast(wire, "udp", remote)
                 assert reply is not None
                 seen |= {rrset.ttl for rrset in dns.message.from_wire(reply).answer}
@@ -184,3 +185,12 @@ async def test_a_hot_cache_hit_outlives_its_ttl_tick_with_the_ttl_rewritten() ->
                 bucket.remove(key)
         now[0] += 1
         assert mux.fast(wire, "udp", remote) is None  # the cache let it go: so does the hot path
+
+        many = dns.message.make_query("web.example.org", "A").to_wire()
+        await same_bytes(port, many, 4)
+        assert mux.fast(many, "udp", remote) is not None
+        shuffled = mux.hot_udp.entries[many[2:]]
+        assert len(shuffled.tails) > 1
+        now[0] += 1
+        assert mux.fast(many, "udp", remote) is not None
+        assert mux.hot_udp.entries[many[2:]] is not shuffled  # new copies, new orders
