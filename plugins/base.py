@@ -345,6 +345,9 @@ class Fresh(Protocol):
 class Renewable(Protocol):
     """A Fresh whose answer, once stale, may stay the same but for the TTLs (cache hits)."""
 
+    #: Where the answer's TTL fields sit in the reply (offsets from the message's start).
+    ttl_offsets: tuple[int, ...]
+
     def renew(self) -> int | None:
         """Return the TTL every record carries from now on (fresh again), or None when the
         answer itself is gone or changed."""

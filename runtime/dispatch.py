@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import struct
 import time
 from collections.abc import Callable
@@ -176,7 +177,7 @@ class ZoneMux:
             start = time.perf_counter()
             reply = None
             tcp = proto == "tcp"
-            filling: list[FastFill] = []
+            filling: list[int] = []  # where the answerers that store this query stand
             for i, answerer in enumerate(route.fast):
                 reply = answerer.fast_answer(
                     key, wire, answerer.clock(), server=self.label, remote=remote, tcp=tcp
@@ -187,13 +188,14 @@ class ZoneMux:
                 if passing is None:
                     return None
                 if not passing.fast_passes(key):  # it stores this query: can it from bytes?
-                    filler = route.fillers[i]
-                    if filler is None:
+                    if route.fillers[i] is None:
                         return None
-                    filling.append(filler)
+                    filling.append(i)
             if reply is None:
                 return None
-            for filler in reversed(filling):  # innermost first, as the chain's writers nest
+            for at in reversed(filling):  # innermost first, as the chain's writers nest
+                filler = route.fillers[at]
+                assert filler is not None
                 reply = filler.fast_fill(
                     key, wire, reply, filler.clock(), server=self.label, tcp=tcp
                 )
@@ -204,8 +206,9 @@ class ZoneMux:
             base = reply
             if route.transforms:
                 reply = _transformed(base, route.transforms)
-            # a stored answer is the filler's to give next time (counted as its hit)
-            reusing = route.reusers[i] if not filling else None
+            # a stored answer is the outermost filler's to give again (counted as its hits)
+            giver = filling[0] if filling else i
+            reusing = route.reusers[giver]
             reuse = reusing.fast_reuse() if reusing is not None else None
             accounting = Accounting(
                 self.label,
@@ -220,9 +223,16 @@ class ZoneMux:
                 time.perf_counter() - start,
                 route.observers,
                 route.passed_before[i],
-                reuse[1] if reuse is not None else count_nothing,
+                reuse[1] if reuse is not None and not filling else count_nothing,
             )
             accounting.observe("2" if ":" in remote[0] else "1")
+            if filling and reuse is not None:
+                accounting = dataclasses.replace(
+                    accounting,
+                    plugin=route.fast[giver].name,
+                    passed=route.passed_before[giver],
+                    repeat=reuse[1],
+                )
             if reuse is not None:
                 variants = [reply]
                 if route.transforms and reply is not base:  # else: nothing to reorder

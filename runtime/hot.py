@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from kdns.plugins.base import FastObserver, FastPass, Fresh, Renewable
-from kdns.plugins.wire import ttl_offsets
 
 #: How many differently shuffled copies an entry keeps when loadbalance is in front.
 VARIANTS = 8
@@ -91,23 +91,19 @@ class HotEntry:
     def renew(self) -> bool:
         """Bring a stale entry up to date when only its TTLs moved (Renewable); False if not."""
         fresh = self.fresh
-        if not isinstance(fresh, Renewable) or len(self.tails) > 1:
+        renew = getattr(fresh, "renew", None)  # not isinstance: a Protocol check costs more
+        if renew is None or len(self.tails) > 1:
             return False  # loadbalance's copies: built again, so the orders stay fresh too
-        ttl = fresh.renew()
+        ttl = renew()
         if ttl is None:
             return False
-        tails = self.tails
-        if self.offsets is None:
-            try:
-                self.offsets = [tuple(o - 2 for o in ttl_offsets(b"\0\0" + t)[0]) for t in tails]
-            except ValueError:
-                return False
+        if self.offsets is None:  # the tail starts after the ID
+            self.offsets = [tuple(o - 2 for o in cast(Renewable, fresh).ttl_offsets)]
+        tail = bytearray(self.tails[0])
         packed = ttl.to_bytes(4, "big")
-        for i, offsets in enumerate(self.offsets):
-            tail = bytearray(tails[i])
-            for at in offsets:
-                tail[at : at + 4] = packed
-            tails[i] = bytes(tail)
+        for at in self.offsets[0]:
+            tail[at : at + 4] = packed
+        self.tails[0] = bytes(tail)
         return True
 
     def flush(self) -> None:

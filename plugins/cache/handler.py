@@ -87,6 +87,11 @@ class _Hit:
         self.entry = entry
         self.until = entry.stored + int(now - entry.stored) + 1
 
+    @property
+    def ttl_offsets(self) -> tuple[int, ...]:
+        """Where the hit's TTLs sit: the entry's (a hit is the entry's bytes, OPT after)."""
+        return self.entry.offsets
+
     def fresh(self) -> bool:
         """Tell whether the TTL has not ticked down since."""
         return self.cache.clock() < self.until
@@ -283,6 +288,7 @@ class Cache(Plugin[CacheConfig]):
         does a usable entry (a hit with a case or size the bytes cannot serve, serve_stale
         verify).
         """
+        self._reuse = None
         if reply[2] & 0x7A or key[1] in (AXFR, IXFR):  # opcode, TC; transfers
             return None
         if self.lookup(key, now) is not None:
@@ -323,8 +329,14 @@ class Cache(Plugin[CacheConfig]):
             # a question with letters may share labels with names behind it: keep its case
             locked=body[12:qend].lower() != body[12:qend].upper(),
         )
+        self._reuse = None
         if not _under(key[0], self._no_success if success else self._no_denial):
-            self._add(key, entry, server or self.server, "")
+            server = server or self.server
+            self._add(key, entry, server, "")
+            if not self.prefetch_amount:  # the next queries are this entry's hits
+                labels = (server, self.zones_label, "")
+                hit = (server, entry.kind, self.zones_label, "")
+                self._reuse = (_Hit(self, key, entry, now), partial(_count_hits, labels, hit))
         fit = entry.fit(wire, key[3], tcp)
         if fit is None:
             return None

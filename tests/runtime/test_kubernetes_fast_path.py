@@ -322,6 +322,12 @@ async def test_a_plain_cache_miss_skips_the_chain(tmp_path: Path) -> None:
             entry = cache.lookup(key, cache.clock())
             assert entry is not None, name
             assert entry.ttl == 10, name
+            # the fill's reply is kept as the cache's hit: the next query is a hot answer
+            assert cluster.server.current is not None
+            mux = next(iter(cluster.server.current.muxes.values()))
+            wire = dns.message.make_query(name, rdtype).to_wire()
+            assert mux.hot_udp.entries[wire[2:]].accounting.plugin == "cache", name
             assert cluster.fast(name, rdtype) is not None  # the hit, from the cache
         after = counter("coredns_dns_responses_total", server=label, plugin="kubernetes")
         assert after == responses + 3  # the misses; the hits are the cache's
+        assert counter("coredns_cache_hits_total", server=label) >= 3
