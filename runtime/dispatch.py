@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import struct
 import time
 from collections.abc import Callable
@@ -226,12 +225,21 @@ class ZoneMux:
                 reuse[1] if reuse is not None and not filling else count_nothing,
             )
             accounting.observe("2" if ":" in remote[0] else "1")
-            if filling and reuse is not None:
-                accounting = dataclasses.replace(
-                    accounting,
-                    plugin=route.fast[giver].name,
-                    passed=route.passed_before[giver],
-                    repeat=reuse[1],
+            if filling and reuse is not None:  # the hits to come are the filler's
+                accounting = Accounting(
+                    self.label,
+                    route.zone,
+                    proto,
+                    key[1],
+                    key[3],
+                    len(wire),
+                    len(reply),
+                    reply[3] & 0xF,
+                    route.fast[giver].name,
+                    accounting.seconds,
+                    route.observers,
+                    route.passed_before[giver],
+                    reuse[1],
                 )
             if reuse is not None:
                 variants = [reply]

@@ -72,6 +72,8 @@ class WireReorder:
         """Return a NOERROR reply reordered; other replies come back as they are."""
         if wire[3] & 0xF:
             return wire
+        if wire[6] == wire[8] == wire[10] == 0 and wire[7] <= 1 and wire[9] <= 1 and wire[11] <= 1:
+            return wire  # at most one record per section: nothing to reorder
         found = _sections(wire)
         if found is None:
             return wire
