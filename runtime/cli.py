@@ -17,15 +17,36 @@ from kdns.runtime.server import RunOptions
 #: The commands whose module is imported only when that command runs (`kdns serve` need not
 #: carry the API server, the manifests or the migration rules in its memory).
 LAZY = {
-    "apiserver": "kdns.plugins.kubernetes.apiserver.cli",
-    "demo": "kdns.runtime.demo",
-    "migrate": "kdns.runtime.migrate",
-    "deploy": "kdns.runtime.deploy",
+    "apiserver": (
+        "kdns.plugins.kubernetes.apiserver.cli",
+        "serve Kubernetes manifests over the Kubernetes API (tests, demo)",
+        "A small Kubernetes API server (list, watch, bookmarks, 410 Gone) that serves the "
+        "objects in the given YAML manifests and follows edits to them.",
+    ),
+    "demo": (
+        "kdns.runtime.demo",
+        "the seed's walkthrough locally: API server + kdns + the seed's lookups",
+        "Start the project's Kubernetes API server with examples/cluster.yaml, serve "
+        "examples/Corefile on port 1053, print the seed's lookups, and keep serving.",
+    ),
+    "migrate": (
+        "kdns.runtime.migrate",
+        "rewrite deprecated CoreDNS syntax (proxy, upstream, ...) and show the diff",
+        "Rewrite what CoreDNS removed since 1.1 the way coredns/corefile-migration does; "
+        "print a diff and the reasons. --write replaces FILE only if the result passes "
+        "kdns check.",
+    ),
+    "deploy": (
+        "kdns.runtime.deploy",
+        "print the manifests that run kdns as the cluster DNS (kubectl apply -f -)",
+        "Print a ConfigMap with a checked Corefile, RBAC, a Deployment, the kube-dns Service "
+        "at the existing cluster IP and a PodDisruptionBudget.",
+    ),
 }
 
 
 def _module(command: str) -> ModuleType:
-    return importlib.import_module(LAZY[command])
+    return importlib.import_module(LAZY[command][0])
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -107,39 +128,10 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         default="text",
         help="log as CoreDNS-style text lines (default) or JSON",
     )
-    api = commands.add_parser(
-        "apiserver",
-        help="serve Kubernetes manifests over the Kubernetes API (tests, demo)",
-        description="A small Kubernetes API server (list, watch, bookmarks, 410 Gone) that "
-        "serves the objects in the given YAML manifests and follows edits to them.",
-    )
-    if command == "apiserver":
-        _module(command).add_arguments(api)
-    demo_cmd = commands.add_parser(
-        "demo",
-        help="the seed's walkthrough locally: API server + kdns + the seed's lookups",
-        description="Start the project's Kubernetes API server with examples/cluster.yaml, "
-        "serve examples/Corefile on port 1053, print the seed's lookups, and keep serving.",
-    )
-    if command == "demo":
-        _module(command).add_arguments(demo_cmd)
-    migrate_cmd = commands.add_parser(
-        "migrate",
-        help="rewrite deprecated CoreDNS syntax (proxy, upstream, ...) and show the diff",
-        description="Rewrite what CoreDNS removed since 1.1 the way coredns/corefile-migration "
-        "does; print a diff and the reasons. --write replaces FILE only if the result passes "
-        "kdns check.",
-    )
-    if command == "migrate":
-        _module(command).add_arguments(migrate_cmd)
-    deploy_parser = commands.add_parser(
-        "deploy",
-        help="print the manifests that run kdns as the cluster DNS (kubectl apply -f -)",
-        description="Print a ConfigMap with a checked Corefile, RBAC, a Deployment, the "
-        "kube-dns Service at the existing cluster IP and a PodDisruptionBudget.",
-    )
-    if command == "deploy":
-        _module(command).add_arguments(deploy_parser)
+    for name, (_, help_text, description) in LAZY.items():
+        sub = commands.add_parser(name, help=help_text, description=description)
+        if command == name:
+            _module(name).add_arguments(sub)
     return parser
 
 

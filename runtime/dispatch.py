@@ -209,7 +209,8 @@ class ZoneMux:
             giver = filling[0] if filling else i
             reusing = route.reusers[giver]
             reuse = reusing.fast_reuse() if reusing is not None else None
-            accounting = Accounting(
+            # what every answer given for these query bytes shares, whoever counts it
+            shape = (
                 self.label,
                 route.zone,
                 proto,
@@ -218,28 +219,18 @@ class ZoneMux:
                 len(wire),
                 len(reply),
                 reply[3] & 0xF,
-                answerer.name,
-                time.perf_counter() - start,
-                route.observers,
-                route.passed_before[i],
-                reuse[1] if reuse is not None and not filling else count_nothing,
+            )
+            seconds = time.perf_counter() - start
+            observers, passed_before = route.observers, route.passed_before
+            repeat = reuse[1] if reuse is not None and not filling else count_nothing
+            accounting = Accounting(
+                *shape, answerer.name, seconds, observers, passed_before[i], repeat
             )
             accounting.observe("2" if ":" in remote[0] else "1")
             if filling and reuse is not None:  # the hits to come are the filler's
+                filler_name = route.fast[giver].name
                 accounting = Accounting(
-                    self.label,
-                    route.zone,
-                    proto,
-                    key[1],
-                    key[3],
-                    len(wire),
-                    len(reply),
-                    reply[3] & 0xF,
-                    route.fast[giver].name,
-                    accounting.seconds,
-                    route.observers,
-                    route.passed_before[giver],
-                    reuse[1],
+                    *shape, filler_name, seconds, observers, passed_before[giver], reuse[1]
                 )
             if reuse is not None:
                 variants = [reply]
