@@ -153,21 +153,20 @@ class BatchUdp:
         assert _LIBC is not None
         rmsgs, smsgs, rhdrs = self._rmsgs, self._smsgs, self._rhdrs
         while True:
-            for hdr in rhdrs:
-                hdr.msg_namelen = NAME
             got = _LIBC.recvmmsg(self.fd, ctypes.byref(rmsgs), BATCH, MSG_DONTWAIT, None)
             if got <= 0:
                 return
             mux: ZoneMux | None = self.lookup(self.key)
-            if mux is not None:
-                try:
-                    sent = self._answer(mux, got)
-                except Exception:  # never let one batch stop the listener (the paths it
-                    # calls catch their own errors; this is the last line of defence)
-                    log.exception("answering a UDP batch failed", server=str(self.key))
-                    continue
+            try:
+                sent = self._answer(mux, got) if mux is not None else 0
                 if sent:
                     _LIBC.sendmmsg(self.fd, ctypes.byref(smsgs), sent, 0)
+            except Exception:  # never let one batch stop the listener (the paths it calls
+                # catch their own errors; this is the last line of defence)
+                log.exception("answering a UDP batch failed", server=str(self.key))
+            finally:  # the kernel wrote each received address's length: room again
+                for hdr in rhdrs[:got]:
+                    hdr.msg_namelen = NAME
             if got < BATCH:
                 return
 
