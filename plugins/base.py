@@ -409,9 +409,12 @@ class FastFill(Protocol):
         *,
         server: str | None = None,
         tcp: bool = False,
+        source: Fresh | None = None,
     ) -> bytes | None:
         """Store `reply` (the answer behind, to raw query `wire`) as the chain would, and
-        return it as the chain would send it on; None: let the chain answer the query."""
+        return it as the chain would send it on; None: let the chain answer the query.
+
+        `source`: how long the answer behind stays the same, when its answerer says so."""
         ...
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import string
 import struct
+from typing import TYPE_CHECKING
 
 import dnslib
 from dnslib.label import DNSBuffer, DNSLabel
 
 from kdns.plugins.wire import OPT_DO, OPT_PLAIN, client_size, ttl_offsets
+
+if TYPE_CHECKING:
+    from kdns.plugins.base import Fresh
 
 _LETTERS = frozenset(string.ascii_letters.encode())
 
@@ -33,6 +37,7 @@ class Entry:
         "offsets",
         "qend",
         "rcode",
+        "source",
         "stored",
         "ttl",
         "wire",
@@ -69,6 +74,11 @@ class Entry:
         #: Prefetch frequency: hits within the prefetch duration of each other, and the last.
         self.hits = 0
         self.last = float("-inf")
+        #: For an entry filled on the fast path: how long the answer behind it stays the same
+        #: (a kubernetes ready answer until a watch event alters it). Once the entry expires,
+        #: a refill would store these same bytes, so while `source` is fresh the entry is
+        #: renewed in place instead (Cache.lookup).
+        self.source: Fresh | None = None
 
     def remaining(self, now: float) -> int:
         """Return the whole seconds of TTL left at `now` (zero or less once expired)."""

@@ -192,11 +192,15 @@ class ZoneMux:
                     filling.append(i)
             if reply is None:
                 return None
+            source = None  # how long the answer behind stays the same, for a lone filler
+            if len(filling) == 1 and (behind := route.reusers[i]) is not None:
+                found = behind.fast_reuse()
+                source = found[0] if found is not None else None
             for at in reversed(filling):  # innermost first, as the chain's writers nest
                 filler = route.fillers[at]
                 assert filler is not None
                 reply = filler.fast_fill(
-                    key, wire, reply, filler.clock(), server=self.label, tcp=tcp
+                    key, wire, reply, filler.clock(), server=self.label, tcp=tcp, source=source
                 )
                 if reply is None:
                     return None

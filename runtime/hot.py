@@ -8,7 +8,9 @@ the SOA serial it carries), the reply is kept under the query's bytes after the 
 identical query is answered with a dictionary lookup and a two-byte splice. When a cache hit's
 TTL ticks down, the entry's TTL fields are rewritten in place (Renewable) rather than the
 answer built again: the entries filled together would otherwise all go cold in the same
-instant, every second. (Entries with loadbalance's copies are built again, with new orders.)
+instant, every second. The same holds past the cache entry's expiry while the answer it was
+filled from is unchanged (Entry.source). (Entries with loadbalance's copies are built again,
+with new orders.)
 
 What the fast path does per answer is kept up, only deferred: each entry counts its hits (per
 address family), and `flush` hands them, as counts, to the observers (prometheus), to the

@@ -27,6 +27,7 @@ from kdns.corefile.syntax import in_zones, longest_zone
 from kdns.plugins.base import (
     NOERROR,
     BuildContext,
+    Fresh,
     Handler,
     Plugin,
     Request,
@@ -100,8 +101,10 @@ class _Hit:
         """Return the TTL the hit carries now, or None if its entry is gone or expired."""
         cache, entry = self.cache, self.entry
         now = cache.clock()
+        if cache.lookup(self.key, now) is not entry:  # (renews it if its source still holds)
+            return None
         ttl = entry.remaining(now)
-        if ttl <= 0 or cache.lookup(self.key, now) is not entry:
+        if ttl <= 0:
             return None
         self.until = entry.stored + int(now - entry.stored) + 1
         return entry.ttl if cache.config.keepttl else ttl
@@ -193,10 +196,22 @@ class Cache(Plugin[CacheConfig]):
         if entry is None:
             return False
         ttl = entry.remaining(now)
-        return ttl > 0 or (self.stale_up_to > 0 and -ttl < self.stale_up_to)
+        if ttl > 0:
+            return True
+        source = entry.source
+        if source is not None:
+            if source.fresh():  # a refill would store the same bytes: renew in place
+                entry.stored = now
+                return True
+            entry.source = None
+        return self.stale_up_to > 0 and -ttl < self.stale_up_to
 
     def lookup(self, key: Key, now: float) -> Entry | None:
-        """Return the entry to answer `key` with: fresh, or stale within serve_stale."""
+        """Return the entry to answer `key` with: fresh, or stale within serve_stale.
+
+        An expired entry the fast path filled from an answer that has not changed since
+        (Entry.source: a kubernetes ready answer no watch event has touched) is renewed
+        instead, as a refill would have stored it: same bytes, a full TTL."""
         entry = self.denial.get(key)
         if self._usable(entry, now):
             return entry
@@ -279,9 +294,13 @@ class Cache(Plugin[CacheConfig]):
         *,
         server: str | None = None,
         tcp: bool = False,
+        source: Fresh | None = None,
     ) -> bytes | None:
         """Store what the answerer behind gave a raw query on the fast path, as a miss through
         the chain stores it, and return the reply with the capped TTLs.
+
+        `source`: how long the answerer's reply stays the same (its fast_reuse), kept with the
+        entry so that an expired entry is renewed rather than filled again (lookup).
 
         Only the plain kinds are taken here (an answer, NXDOMAIN or NODATA with the SOA, no
         RRSIG, whose validity the chain checks); None sends the query down the chain, and so
@@ -329,6 +348,7 @@ class Cache(Plugin[CacheConfig]):
             # a question with letters may share labels with names behind it: keep its case
             locked=body[12:qend].lower() != body[12:qend].upper(),
         )
+        entry.source = source
         self._reuse = None
         if not _under(key[0], self._no_success if success else self._no_denial):
             server = server or self.server

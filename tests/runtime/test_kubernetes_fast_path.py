@@ -9,6 +9,7 @@ its `loadbalance` (reordering the bytes as the chain reorders records).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,6 +39,7 @@ from .test_kubernetes_events import (
     quick_retry,
     serial,
     service,
+    values,
 )
 
 NEGATIVE = [
@@ -331,3 +333,52 @@ async def test_a_plain_cache_miss_skips_the_chain(tmp_path: Path) -> None:
         after = counter("coredns_dns_responses_total", server=label, plugin="kubernetes")
         assert after == responses + 3  # the misses; the hits are the cache's
         assert counter("coredns_cache_hits_total", server=label) >= 3
+
+
+async def test_an_expired_cache_entry_is_renewed_while_the_plugin_answer_holds(
+    tmp_path: Path,
+) -> None:
+    """Past its TTL, an entry the cache filled from the plugin's ready answer is given again
+    with a full TTL and without asking the plugin, as long as no watch event has altered that
+    answer (a refill would store the same bytes); once one has, expiry brings the new data."""
+    async with serving(EARLIER, tmp_path) as cluster:
+        cache = cluster.cache()
+        now = [1000.0]
+        cache.clock = lambda: now[0]
+        label = f"dns://:{cluster.port}"
+        name = "svc1." + T
+
+        def responses() -> float:
+            return counter("coredns_dns_responses_total", server=label, plugin="kubernetes")
+
+        first = dns.message.from_wire(await raw(cluster.port, name, "A"))
+        assert first.answer[0].ttl == 10
+        asked = responses()
+        key = query_key(dns.message.make_query(name, "A").to_wire())
+        assert key is not None
+        entry = cache.lookup(key, now[0])
+        for _ in range(3):  # three times past the TTL: renewed each time, the plugin not asked
+            now[0] += 4
+            assert dns.message.from_wire(await raw(cluster.port, name, "A")).answer[0].ttl == 6
+            now[0] += 7
+            again = dns.message.from_wire(await raw(cluster.port, name, "A"))
+            assert again.answer == first.answer
+            assert again.answer[0].ttl == 10
+            assert cache.lookup(key, now[0]) is entry
+        assert responses() == asked
+
+        cluster.api.apply(service("svc1", {"clusterIP": "10.96.8.8", "ports": HTTP}))
+        for _ in range(500):  # the watch event drops the plugin's ready answer
+            if not cluster.ready(name, "A"):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the change never reached the plugin")
+        cached = dns.message.from_wire(await raw(cluster.port, name, "A"))
+        assert cached.answer == first.answer  # the cache holds the old data until its TTL ends
+        now[0] += 11
+        changed = dns.message.from_wire(await raw(cluster.port, name, "A"))
+        assert values(changed) == {"10.96.8.8"}
+        assert changed.answer[0].ttl == 10
+        assert responses() == asked + 1  # refilled from the plugin
+        assert cache.lookup(key, now[0]) is not entry
