@@ -118,6 +118,12 @@ class AnswerTable:
             serial_at = soa_serial_offset(wire)
         except Exception:  # a reply dnslib cannot pack is answered by the chain every time
             return
+        self.file(key, entry, scope, serial_at, multicluster)
+
+    def file(
+        self, key: Key, entry: Entry, scope: Scope, serial_at: int = 0, multicluster: bool = False
+    ) -> None:
+        """Keep a packed reply for `key` (`serial_at`: where its SOA serial sits, if any)."""
         if key not in self.entries and len(self.entries) >= self.capacity:
             oldest = next(iter(self.entries))
             self._forget(oldest)

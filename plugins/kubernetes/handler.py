@@ -40,6 +40,7 @@ from kdns.plugins.kubernetes import autopath
 from kdns.plugins.kubernetes.answers import AnswerTable, scope_of
 from kdns.plugins.kubernetes.axfr import zone_transfer
 from kdns.plugins.kubernetes.config import KubernetesConfig
+from kdns.plugins.kubernetes.direct import Direct
 from kdns.plugins.kubernetes.index import ALL, Index
 from kdns.plugins.kubernetes.local import own_addresses
 from kdns.plugins.kubernetes.metadata import request_metadata
@@ -125,6 +126,8 @@ class Kubernetes(Plugin[KubernetesConfig]):
         super().__init__(configs, nxt, ctx)
         #: Replies already computed, as bytes, until a watch event alters them (answers.py).
         self.answers = AnswerTable()
+        #: Packs the commonest first query (a Service's A/AAAA) without the general way.
+        self.direct = Direct(self.config)
         self._index: Index | None = None
         self.index = Index()
         self.resolve: Resolver | None = None
@@ -246,6 +249,10 @@ class Kubernetes(Plugin[KubernetesConfig]):
         out = self.answers.render(key, wire, self.index.serial_for, tcp)
         if out is not None or not self.index.synced or key in self.answers.chain_only:
             return out
+        direct = self.direct.entry(self.index, key, wire)
+        if direct is not None:  # a Service's address: packed straight from the index
+            self.answers.file(key, *direct)
+            return self.answers.render(key, wire, self.index.serial_for, tcp)
         req = Request(
             dnslib.DNSRecord.parse(wire),
             "tcp" if tcp else "udp",

@@ -1,0 +1,120 @@
+"""Cold answers packed straight from the index: the A or AAAA reply of a ClusterIP Service.
+
+The first query of a name is otherwise computed the general way (records.py builds dnslib
+records, the handler packs the reply, answers.py files it), about 130 µs in Python. The most
+common first query, `service.namespace.svc.<zone>` for A or AAAA, is packed here from the
+index in a few microseconds, into exactly the bytes the general way files as the ready answer
+(tests/plugins/test_kubernetes_direct.py compares both). Everything else returns None and goes
+the general way: other types, endpoint and port names, headless and ExternalName Services, a
+Service without an address of the family (NODATA), multicluster zones, `ignore empty_service`.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from kdns.plugins.kubernetes.answers import WILDCARDS
+from kdns.plugins.kubernetes.config import KubernetesConfig
+from kdns.plugins.kubernetes.index import Index, Scope, service_scope
+from kdns.plugins.kubernetes.names import is_ipv4, parse_ip
+from kdns.plugins.packed import Entry
+from kdns.plugins.wire import Key, name_wire
+
+A, AAAA, IN = 1, 28, 1
+_SVC = b"\x03svc"
+_ARPA = b"\x04arpa\x00"
+#: The bytes a cluster name's labels may hold (Service and namespace names are DNS labels).
+_LABEL = b"abcdefghijklmnopqrstuvwxyz0123456789-"
+_WILDCARDS = frozenset(w.encode() for w in WILDCARDS)
+
+
+class Direct:
+    """Packs Service address answers for one kubernetes configuration."""
+
+    __slots__ = ("listed", "ttl", "zones")
+
+    def __init__(self, config: KubernetesConfig) -> None:
+        #: Every zone of the plugin in wire form, and whether its Services are answered here.
+        self.zones = {
+            _wire(zone): zone.lower() not in config.multicluster
+            and not config.ignore_empty_service
+            and not _wire(zone).endswith(_ARPA)  # reverse names are never Services
+            for zone in config.zones
+        }
+        self.listed = frozenset(config.namespaces)
+        self.ttl = config.ttl.to_bytes(4, "big")
+
+    def entry(self, index: Index, key: Key, wire: bytes) -> tuple[Entry, Scope] | None:
+        """Return the ready answer to raw query `wire` (key `key`) and its scope, or None
+        when the general way must compute it."""
+        qname, qtype, qclass = key[0], key[1], key[2]
+        if (qtype != A and qtype != AAAA) or qclass != IN or not qname[0]:
+            return None
+        # service . namespace . svc . zone, the zone being the longest of the plugin's
+        at = qname[0] + 1
+        end = at + qname[at] + 1
+        zone = qname[end + 4 :]
+        if qname[end : end + 4] != _SVC or not self.zones.get(zone, False):
+            return None
+        zones = self.zones
+        if qname in zones or qname[at:] in zones or qname[end:] in zones:
+            return None
+        service, namespace = qname[1:at], qname[at + 1 : end]
+        if service.translate(None, _LABEL) or namespace.translate(None, _LABEL):
+            return None  # a byte no Service or namespace name has
+        if service in _WILDCARDS or namespace in _WILDCARDS:
+            return None
+        ns = namespace.decode()
+        if (self.listed and ns not in self.listed) or not index.has_namespace(ns):
+            return None
+        svc = index.service(ns, service.decode())
+        if svc is None or svc.kind != "ClusterIP":
+            return None
+        records: list[bytes] = []
+        seen: set[str] = set()
+        head = b"\xc0\x0c" + qtype.to_bytes(2, "big") + b"\x00\x01" + self.ttl
+        for text in svc.cluster_ips:
+            packed = _packed(text)
+            if packed is None:
+                return None
+            if (len(packed) == 4) != (qtype == A) or text in seen:
+                continue
+            seen.add(text)
+            records.append(head + len(packed).to_bytes(2, "big") + packed)
+        if not records:
+            return None
+        qend = 12 + len(qname)
+        reply = b"".join(
+            (
+                wire[0:2],
+                bytes((0x84 | (wire[2] & 0x79), wire[3] & 0x10)),  # QR AA, the client's RD CD
+                b"\x00\x01",
+                len(records).to_bytes(2, "big"),
+                b"\x00\x00\x00\x00",
+                wire[12 : qend + 4],
+                *records,
+            )
+        )
+        # the answers' owner points at the question: a client's other case is not echoed
+        entry = Entry(reply, (), qend, ttl=0, stored=0.0, kind="", ad=False, locked=True)
+        return entry, service_scope(ns, svc.name)
+
+
+def _packed(text: str) -> bytes | None:
+    """Return an address as its A (4 bytes) or AAAA (16 bytes) data, as records.ip_rr packs
+    it (IPv4-mapped IPv6 is IPv4, as in Go); None if it is not an address."""
+    if ":" not in text:
+        try:
+            return socket.inet_pton(socket.AF_INET, text)  # no leading zeros, as Go and ipaddress
+        except OSError:
+            return None
+    ip = parse_ip(text)
+    if ip is None:
+        return None
+    if is_ipv4(ip):
+        return (getattr(ip, "ipv4_mapped", None) or ip).packed
+    return ip.packed
+
+
+def _wire(zone: str) -> bytes:
+    return name_wire(tuple(x.encode() for x in zone.lower().rstrip(".").split(".") if x))
