@@ -21,6 +21,7 @@ is pinned to the last core and the servers to the others (taskset), so neither s
 other's core; `--no-pin` leaves placement to the scheduler.
 
     python bench/cluster_dns.py [--seconds 10] [--services 10000] [--workers N] [--no-pin]
+                                [--only 4123]
 """
 
 from __future__ import annotations
@@ -256,40 +257,16 @@ def run(args: argparse.Namespace, folder: Path) -> list[tuple[str, Result, Resul
                         print((folder / f"{log}.log").read_text()[-3000:], file=sys.stderr)
                     raise
             # 4 first: the current server has answered one name so far (cold)
-            rows.append(
-                pair(
-                    args,
-                    "4. 10k names, cold",
-                    peer,
-                    peer_port,
-                    current,
-                    current_port,
-                    "all.txt",
-                    cold=True,
-                )
-            )
-            rows.append(
-                pair(args, "4. 10k names, warm", peer, peer_port, current, current_port, "all.txt")
-            )
-            rows.append(
-                pair(
-                    args, "1. kubernetes plugin", peer, peer_port, current, current_port, "hot.txt"
-                )
-            )
-            rows.append(
-                pair(args, "2. cache hits", peer, peer_port, earlier, earlier_port, "hot.txt")
-            )
-            rows.append(
-                pair(
-                    args,
-                    "3. ndots:5 search mix",
-                    peer,
-                    peer_port,
-                    current,
-                    current_port,
-                    "search.txt",
-                )
-            )
+            plan = [
+                ("4", "4. 10k names, cold", current, current_port, "all.txt", True),
+                ("4", "4. 10k names, warm", current, current_port, "all.txt", False),
+                ("1", "1. kubernetes plugin", current, current_port, "hot.txt", False),
+                ("2", "2. cache hits", earlier, earlier_port, "hot.txt", False),
+                ("3", "3. ndots:5 search mix", current, current_port, "search.txt", False),
+            ]
+            for number, title, mine, my_port, queries, cold in plan:
+                if number in args.only:
+                    rows.append(pair(args, title, peer, peer_port, mine, my_port, queries, cold))
     return rows
 
 
@@ -349,6 +326,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--services", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=1, help="kdns serve --workers")
+    parser.add_argument(
+        "--only", default="4123", help="the workloads to run, by number (default: 4123, all)"
+    )
     parser.add_argument(
         "--no-pin",
         action="store_true",
