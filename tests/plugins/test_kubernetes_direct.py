@@ -34,6 +34,7 @@ NAMES = sorted(
         "ns.dns.svc.cluster.local.",
         "svc1.testns.svc.cluster.local.in-addr.arpa.",
         "svc1.testns.svc.in-addr.arpa.",
+        "svc1.testns.svc.",
     }
 )
 #: Every ClusterIP Service with an address of the asked family: what direct.py must take.
@@ -103,11 +104,14 @@ async def test_direct_entries_are_the_general_ones(setting: str) -> None:
                 assert want is not None, (name, qtype)
                 assert (entry.wire, scope, entry.locked, 0) == want, (setting, name, qtype)
                 assert entry.qend == 12 + len(key[0])
-    if setting in ("default", "ttl"):
+    if setting in ("default", "ttl", "multicluster"):  # (clusterset.local is left alone)
         assert took == DIRECT
     elif setting == "namespaces":
         assert took == {(n, t) for n, t in DIRECT if "testns" in n.lower()}
     elif setting == "ignore empty_service":
         assert not took
-    else:  # the other zones leave cluster.local's Services alone or answer them all
-        assert took <= DIRECT
+    elif setting == "root zone":  # every name is the root's: service.namespace.svc.
+        assert took == {("svc1.testns.svc.", "A")}
+    else:  # testns's names fall in the longer zone, whose Services are not under `svc`
+        assert setting == "nested zone"
+        assert took == {(n, t) for n, t in DIRECT if "testns" not in n.lower()}
