@@ -30,6 +30,7 @@ class Entry:
     __slots__ = (
         "ad",
         "arcount",
+        "gone",
         "hits",
         "kind",
         "last",
@@ -74,6 +75,8 @@ class Entry:
         #: Prefetch frequency: hits within the prefetch duration of each other, and the last.
         self.hits = 0
         self.last = float("-inf")
+        #: Set once the cache has dropped or replaced the entry (a hit kept hot then ends).
+        self.gone = False
         #: For an entry filled on the fast path: how long the answer behind it stays the same
         #: (a kubernetes ready answer until a watch event alters it). Once the entry expires,
         #: a refill would store these same bytes, so while `source` is fresh the entry is

@@ -100,11 +100,14 @@ class HotEntry:
             return False
         if self.offsets is None:  # the tail starts after the ID
             self.offsets = [tuple(o - 2 for o in cast(Renewable, fresh).ttl_offsets)]
-        tail = bytearray(self.tails[0])
-        packed = ttl.to_bytes(4, "big")
+        tail, packed = self.tails[0], ttl.to_bytes(4, "big")
+        parts: list[bytes] = []
+        done = 0
         for at in self.offsets[0]:
-            tail[at : at + 4] = packed
-        self.tails[0] = bytes(tail)
+            parts += (tail[done:at], packed)
+            done = at + 4
+        parts.append(tail[done:])
+        self.tails[0] = b"".join(parts)
         return True
 
     def flush(self) -> None:

@@ -80,11 +80,10 @@ class _Hit:
     """A hit sent from bytes: the same until its TTL next ticks down (Fresh), then the same
     but for the TTL while its entry stays in the cache and unexpired (Renewable)."""
 
-    __slots__ = ("cache", "entry", "key", "until")
+    __slots__ = ("cache", "entry", "until")
 
-    def __init__(self, cache: Cache, key: Key, entry: Entry, now: float) -> None:
+    def __init__(self, cache: Cache, entry: Entry, now: float) -> None:
         self.cache = cache
-        self.key = key
         self.entry = entry
         self.until = entry.stored + int(now - entry.stored) + 1
 
@@ -100,8 +99,12 @@ class _Hit:
     def renew(self) -> int | None:
         """Return the TTL the hit carries now, or None if its entry is gone or expired."""
         cache, entry = self.cache, self.entry
+        if entry.gone:
+            return None
+        # While a hit is kept, nothing else is stored under its key without replacing it (a
+        # store follows a miss, and there is no prefetch): its own entry is what lookup finds.
         now = cache.clock()
-        if cache.lookup(self.key, now) is not entry:  # (renews it if its source still holds)
+        if not cache.usable(entry, now):  # (renews it if its source still holds)
             return None
         ttl = entry.remaining(now)
         if ttl <= 0:
@@ -192,7 +195,8 @@ class Cache(Plugin[CacheConfig]):
 
     # -- lookups -------------------------------------------------------------------------------
 
-    def _usable(self, entry: Entry | None, now: float) -> bool:
+    def usable(self, entry: Entry | None, now: float) -> bool:
+        """Tell whether `entry` may answer at `now` (renewing it if its source holds)."""
         if entry is None:
             return False
         ttl = entry.remaining(now)
@@ -213,10 +217,10 @@ class Cache(Plugin[CacheConfig]):
         (Entry.source: a kubernetes ready answer no watch event has touched) is renewed
         instead, as a refill would have stored it: same bytes, a full TTL."""
         entry = self.denial.get(key)
-        if self._usable(entry, now):
+        if self.usable(entry, now):
             return entry
         entry = self.success.get(key)
-        return entry if self._usable(entry, now) else None
+        return entry if self.usable(entry, now) else None
 
     # -- the fast path -------------------------------------------------------------------------
 
@@ -261,7 +265,7 @@ class Cache(Plugin[CacheConfig]):
         if remaining > 0 and not refresh and not self.prefetch_amount:
             # the same bytes until the TTL next ticks down; prefetch needs every hit counted
             count = partial(_count_hits, labels, hit_labels[entry.kind])
-            self._reuse = (_Hit(self, key, entry, now), count)
+            self._reuse = (_Hit(self, entry, now), count)
         if refresh and key not in self._refreshing:
             req = Request(dnslib.DNSRecord.parse(wire), "tcp", remote, size=len(wire))
             req.server = labels[0]
@@ -356,7 +360,7 @@ class Cache(Plugin[CacheConfig]):
             if not self.prefetch_amount:  # the next queries are this entry's hits
                 labels = (server, self.zones_label, "")
                 hit = (server, entry.kind, self.zones_label, "")
-                self._reuse = (_Hit(self, key, entry, now), partial(_count_hits, labels, hit))
+                self._reuse = (_Hit(self, entry, now), partial(_count_hits, labels, hit))
         fit = entry.fit(wire, key[3], tcp)
         if fit is None:
             return None

@@ -35,19 +35,24 @@ class Shards:
         """Store `entry`; return True when a random entry of a full shard was evicted for it."""
         shard = self.shards[hash(key) & 0xFF]
         evicted = False
-        if key not in shard:
-            if len(shard) >= self.size:
-                victim = next(itertools.islice(shard, random.randrange(len(shard)), None))
-                del shard[victim]
-                evicted = True
-            else:
-                self.count += 1
+        old = shard.get(key)
+        if old is not None:
+            old.gone = True
+        elif len(shard) >= self.size:
+            victim = next(itertools.islice(shard, random.randrange(len(shard)), None))
+            shard.pop(victim).gone = True
+            evicted = True
+        else:
+            self.count += 1
+        entry.gone = False
         shard[key] = entry
         return evicted
 
     def remove(self, key: Key) -> None:
         """Forget the entry under `key`, if any."""
-        if self.shards[hash(key) & 0xFF].pop(key, None) is not None:
+        old = self.shards[hash(key) & 0xFF].pop(key, None)
+        if old is not None:
+            old.gone = True
             self.count -= 1
 
     def __len__(self) -> int:
