@@ -15,7 +15,8 @@ forward other names to. The workloads (issue 6):
    (cold), then steady state (warm), with kubeadm's current Corefile.
 
 For each: maximum qps at full rate, p50/p99 latency at a fixed load of half dnsmasq's maximum
-(where queueing does not drown the figure; the median of `--rounds` runs per server, taken in
+(where queueing does not drown the figure; the first 0.5 s of each run left out, as dnsperf's
+own start delays them for both servers; the median of `--rounds` runs per server, taken in
 turns, as this machine is shared and noisy), server CPU seconds per 1,000 answered queries, peak
 RSS and the share of queries answered. dnsperf runs on the same machine: with one kdns worker it
 is pinned to the last core and the servers to the others (taskset), so neither steals the
