@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -14,16 +15,25 @@ from kdns.runtime import logs
 Lines = Callable[[], list[str]]
 
 
-def _capture(debug: bool) -> Iterator[Lines]:
+@contextlib.contextmanager
+def _logging_to(buffer: io.StringIO, debug: bool = False) -> Iterator[logging.Handler]:
+    """Log as `kdns serve` does into `buffer`; yield the handler; restore logging after."""
     saved = structlog.get_config()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    buffer = io.StringIO()
     logs.setup(stream=buffer, debug=debug)
-    root.handlers[0].addFilter(lambda record: record.name.startswith("plugin/"))
-    yield lambda: buffer.getvalue().splitlines()
-    structlog.configure(**saved)
-    root.handlers[:], root.level = handlers, level
+    try:
+        yield root.handlers[0]
+    finally:
+        structlog.configure(**saved)
+        root.handlers[:], root.level = handlers, level
+
+
+def _capture(debug: bool) -> Iterator[Lines]:
+    buffer = io.StringIO()
+    with _logging_to(buffer, debug) as handler:
+        handler.addFilter(lambda record: record.name.startswith("plugin/"))
+        yield lambda: buffer.getvalue().splitlines()
 
 
 @pytest.fixture
@@ -36,3 +46,11 @@ def lines() -> Iterator[Lines]:
 def debug_lines() -> Iterator[Lines]:
     """Like `lines`, with debug-level lines too."""
     yield from _capture(debug=True)
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Every log line of the process (runtime included, from INFO), as `kdns serve` writes it."""
+    buffer = io.StringIO()
+    with _logging_to(buffer):
+        yield buffer

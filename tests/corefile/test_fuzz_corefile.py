@@ -20,9 +20,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kdns.corefile import Corefile, CorefileError, Reader, loads
+from kdns.corefile import Corefile, CorefileError, loads
 from kdns.plugins import default_registry
 from kdns.runtime.cli import main
+
+from ..test_purity import NoFiles
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.corefile"))
 SEEDS = [p.read_text() for p in CORPUS]
@@ -43,22 +45,6 @@ HOSTILE = [
     "example.org:53", ":53", ".:0", "1.1.1.1:99999", "tls", "max_concurrent",
     "\ufeff", "\x00", "#",
 ]  # fmt: skip
-
-
-class NoFiles(Reader):
-    """A reader for which no file but the Corefile exists: imports fail, never touch disk."""
-
-    def read(self, path: str) -> str:
-        raise FileNotFoundError(2, "No such file or directory", path)
-
-    def glob(self, pattern: str) -> list[str]:
-        return []
-
-    def is_dir(self, path: str) -> bool:
-        return False
-
-    def exists(self, path: str) -> bool:
-        return False
 
 
 def load_or_positioned_error(text: str) -> None:

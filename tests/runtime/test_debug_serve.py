@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import dns.rcode
-import pytest
-import structlog
 
 from kdns.plugins import default_registry
 from kdns.plugins.base import Plugin, Request, ResponseWriter
 from kdns.plugins.metrics import PANICS
-from kdns.runtime import logs
 from kdns.runtime.testing import free_port, running
 from kdns.runtime.testing import query as ask
 
@@ -31,20 +26,7 @@ class Crash(Plugin[object]):
         raise RuntimeError("boom")
 
 
-@pytest.fixture
-def output() -> Iterator[io.StringIO]:
-    """Every log line of the process (runtime included), as `kdns serve` writes them."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    buffer = io.StringIO()
-    logs.setup(stream=buffer)
-    yield buffer
-    structlog.configure(**saved)
-    root.handlers[:], root.level = handlers, level
-
-
-async def test_crash_with_and_without_debug(tmp_path: Path, output: io.StringIO) -> None:
+async def test_crash_with_and_without_debug(tmp_path: Path, log_output: io.StringIO) -> None:
     registry = default_registry()
     registry["whoami"] = dataclasses.replace(registry["whoami"], build=Crash)
     port = free_port()
@@ -56,7 +38,7 @@ async def test_crash_with_and_without_debug(tmp_path: Path, output: io.StringIO)
         debugged = await ask(port, "x.a.example", ident=0x1234)
         assert debugged.rcode() == dns.rcode.SERVFAIL
         assert PANICS.get() == before
-        text = output.getvalue()
+        text = log_output.getvalue()
         assert "panic in plugin chain (debug: not recovered)" in text
         assert "RuntimeError: boom" in text
         assert "query=1234" in text  # the hex dump starts with the query ID
@@ -65,4 +47,4 @@ async def test_crash_with_and_without_debug(tmp_path: Path, output: io.StringIO)
         recovered = await ask(port, "x.b.example")
         assert recovered.rcode() == dns.rcode.SERVFAIL
         assert PANICS.get() == before + 1
-        assert "recovered from panic in plugin chain" in output.getvalue()
+        assert "recovered from panic in plugin chain" in log_output.getvalue()

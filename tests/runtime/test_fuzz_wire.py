@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import random
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import dns.message
 import dns.rcode
 import pytest
-import structlog
 
 from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
 from kdns.plugins.metrics import PANICS
-from kdns.runtime import logs
 from kdns.runtime.testing import free_port, import_path, query, running
 
 HERE = Path(__file__).parent
@@ -79,20 +76,7 @@ class Served:
 
 
 @pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """Log as `kdns serve` does into a buffer (every logger, every level from INFO)."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    buffer = io.StringIO()
-    logs.setup(stream=buffer)
-    yield buffer
-    structlog.configure(**saved)
-    root.handlers[:], root.level = handlers, level
-
-
-@pytest.fixture
-async def served(tmp_path: Path, captured: io.StringIO) -> AsyncIterator[Served]:
+async def served(tmp_path: Path, log_output: io.StringIO) -> AsyncIterator[Served]:
     """The API server with the test cluster, a live and a dead upstream, and kdns."""
     loop = asyncio.get_running_loop()
     failures: list[str] = []
@@ -105,7 +89,7 @@ async def served(tmp_path: Path, captured: io.StringIO) -> AsyncIterator[Served]
         side = [free_port() for _ in range(3)]
         try:
             async with running(kubeadm_corefile(port, kubeconfig, upstreams, side), tmp_path):
-                yield Served(port, captured)
+                yield Served(port, log_output)
         finally:
             close()
     assert failures == [], "unhandled exceptions on the event loop"
