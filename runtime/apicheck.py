@@ -40,6 +40,7 @@ from kdns.plugins.base import BuildContext, Handler
 from kdns.plugins.kubernetes import Kubernetes, KubernetesConfig
 from kdns.plugins.kubernetes.controller import Controller
 from kdns.plugins.kubernetes.watcher import Backoff
+from kdns.plugins.loadbalance.weights import canonical_address
 
 Obj = dict[str, Any]
 ZONE = "cluster.local."
@@ -74,16 +75,6 @@ class Expected:
 
 
 NXDOMAIN = Expected("NXDOMAIN")
-
-
-def _ip(text: str) -> str | None:
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
 
 
 def _family(ip: str) -> str:
@@ -146,7 +137,7 @@ class State:
             if raw[0] == "None":
                 state.services[key] = ("Headless", [], ports)
                 continue
-            ips = list(dict.fromkeys(ip for ip in map(_ip, raw) if ip is not None))
+            ips = list(dict.fromkeys(ip for ip in map(canonical_address, raw) if ip is not None))
             state.services[key] = ("ClusterIP", ips, ports)
         for sl in slices:
             meta = sl["metadata"]
@@ -158,7 +149,7 @@ class State:
                 if (ep.get("conditions") or {}).get("ready") is False:
                     continue
                 for text in ep.get("addresses") or ():
-                    ip = _ip(text)
+                    ip = canonical_address(text)
                     if ip is not None:
                         name = ep.get("hostname") or _dashed(ip)
                         key = (meta.get("namespace", "default"), owner)

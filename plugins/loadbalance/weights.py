@@ -30,7 +30,8 @@ class WeightOpenError(WeightFileError):
         super().__init__("weight file open error")
 
 
-def _address(text: str) -> str | None:
+def canonical_address(text: str) -> str | None:
+    """Return an IP address as text, IPv4-mapped IPv6 as IPv4; None if `text` is not one."""
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
@@ -50,7 +51,7 @@ def parse_weights(text: str, path: str) -> Weights:
             continue
         fields = line.split()
         if len(fields) == 1:
-            if _address(fields[0]) is not None:
+            if canonical_address(fields[0]) is not None:
                 raise WeightFileError(
                     f'wrong domain name:"{fields[0]}" in weight file {path}. '
                     "(Maybe a missing weight value?)"
@@ -58,7 +59,7 @@ def parse_weights(text: str, path: str) -> Weights:
             name = fields[0] if fields[0].endswith(".") else fields[0] + "."
             current = domains.setdefault(name, {})
         elif len(fields) == 2:
-            address = _address(fields[0])
+            address = canonical_address(fields[0])
             if address is None:
                 raise WeightFileError(f'wrong IP address:"{fields[0]}" in weight file {path}')
             text_weight = fields[1]
