@@ -1,11 +1,12 @@
 """Corefile faults under load: each fault many times, then a thousand reloads in a row.
 
-Starts `kdns -conf` on a ConfigMap-style folder (as uid 65534 when run as root, so that
-`chmod 000` really blocks reads), keeps a steady UDP load on a name whose answer names the
-configuration version, and injects each fault repeatedly: the Corefile deleted, replaced by a
-dangling symlink or a directory, made unreadable, truncated mid-block, replaced by binary or
-text garbage, emptied. After each, the failed reload must be logged with file:line:col and the
-old answer must go on; then a good Corefile is published and must be served. Finally
+Starts `kdns -conf` on a ConfigMap-style folder (tests/runtime/config_faults.py: without the
+file-mode capabilities when run as root, so that `chmod 000` really blocks reads), keeps a
+steady UDP load on a name whose answer names the configuration version, and injects each fault
+of that module repeatedly: the Corefile deleted, replaced by a dangling symlink or a directory,
+made unreadable, truncated mid-block, replaced by binary or text garbage, emptied. After
+each, the failed reload must be logged with file:line:col and the old answer must go on; then
+a good Corefile is published and must be served. Finally
 `--reloads` good updates in a row (each a real reload) while RSS, threads and descriptors of
 the kdns process are read from /proc.
 
@@ -19,34 +20,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
 import shutil
-import signal
 import socket
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import dns.message
 import dns.rcode
 
-from kdns.runtime.configmap import write_configmap
-from kdns.runtime.testing import free_port, proc_stats, start_kdns
+from kdns.runtime.testing import free_port, import_path, proc_stats
 
-COREFILE = """\
-.:{port} {{
-    hosts {{
-        10.0.{version}.1 changed.test
-        fallthrough
-    }}
-    whoami
-    reload 2s
-}}
-"""
+#: The Corefile, the kdns on its folder and the faults, shared with the tests.
+CF = import_path("config_faults", Path(__file__).parent.parent / "tests/runtime/config_faults.py")
 
 
 class Load(asyncio.DatagramProtocol):
@@ -107,133 +95,20 @@ class Load(asyncio.DatagramProtocol):
                 self.lost[phase] += 1
 
 
-class Kdns:
-    """The kdns process, its folder, and its log lines."""
+class Kdns(CF.Served):
+    """The kdns process serving the folder; publishing a version makes its answer valid."""
 
     def __init__(self, folder: Path, port: int, load: Load) -> None:
-        self.folder, self.port, self.load = folder, port, load
-        self.lines: list[str] = []
-        self.version = 0
-        self.proc: asyncio.subprocess.Process | None = None
-        self.reader: asyncio.Task[None] | None = None
-
-    @property
-    def target(self) -> Path:
-        """The real file behind the `Corefile` symlink."""
-        return self.folder / os.readlink(self.folder / "..data") / "Corefile"
+        super().__init__(folder, port)
+        self.load = load
 
     def publish(self, version: int) -> None:
-        """Publish a good Corefile as the kubelet does."""
-        self.version = version
+        """Publish a good Corefile as the kubelet does; its answer becomes a right one."""
         self.load.valid.add(f"10.0.{version}.1")
-        link = self.folder / "Corefile"
-        if link.is_symlink() and os.readlink(link) != "..data/Corefile":
-            link.unlink()
-        write_configmap(self.folder, {"Corefile": COREFILE.format(port=self.port, version=version)})
-
-    async def start(self) -> None:
-        """Start kdns on the folder, unprivileged when we are root."""
-        self.proc = await start_kdns(
-            "-conf",
-            str(self.folder / "Corefile"),
-            unprivileged=True,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        self.reader = asyncio.create_task(self._collect())
-
-    async def _collect(self) -> None:
-        assert self.proc is not None
-        assert self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    async def address(self) -> str | None:
-        """Return what changed.test answers now (None on a timeout)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
-
-        class One(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                if not future.done():
-                    future.set_result(data)
-
-        transport, _ = await loop.create_datagram_endpoint(
-            One, remote_addr=("127.0.0.1", self.port)
-        )
-        try:
-            transport.sendto(dns.message.make_query("changed.test", "A").to_wire())
-            reply = dns.message.from_wire(await asyncio.wait_for(future, 0.5))
-        except TimeoutError:
-            return None
-        finally:
-            transport.close()
-        return reply.answer[0][0].address if reply.answer else None
-
-    async def wait_address(self, want: str, within: float = 15.0) -> None:
-        """Wait until changed.test answers `want`."""
-        deadline = time.monotonic() + within
-        while await self.address() != want:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"changed.test never became {want}")
-            await asyncio.sleep(0.01)
-
-    async def wait_line(self, pattern: str, after: int, within: float = 15.0) -> None:
-        """Wait for a log line matching `pattern` after line index `after`."""
-        deadline = time.monotonic() + within
-        while not any(re.search(pattern, line) for line in self.lines[after:]):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no log line like {pattern!r}")
-            await asyncio.sleep(0.01)
+        super().publish(version)
 
 
-def _delete(k: Kdns) -> None:
-    (k.folder / "Corefile").unlink()
-
-
-def _dangling(k: Kdns) -> None:
-    link = k.folder / "Corefile"
-    link.unlink()
-    link.symlink_to("..data/nowhere")
-
-
-def _directory(k: Kdns) -> None:
-    target = k.target
-    target.unlink()
-    target.mkdir()
-
-
-def _unreadable(k: Kdns) -> None:
-    k.target.chmod(0)
-
-
-def _truncated(k: Kdns) -> None:
-    text = COREFILE.format(port=k.port, version=k.version + 1)
-    k.target.write_text(text[: text.index("fallthrough")])
-
-
-def _binary(k: Kdns) -> None:
-    k.target.write_bytes(os.urandom(64) + b"\xff")
-
-
-def _garbage(k: Kdns) -> None:
-    k.target.write_text("<html>\n  <body>404 Not Found</body>\n</html>\n")
-
-
-def _emptied(k: Kdns) -> None:
-    k.target.write_text("")
-
-
-FAULTS: dict[str, tuple[Callable[[Kdns], None], str]] = {
-    "Corefile deleted": (_delete, r"Corefile:0:0: error: cannot read"),
-    "dangling symlink": (_dangling, r"Corefile:0:0: error: cannot read"),
-    "directory in place": (_directory, r"Corefile:0:0: error: cannot read .*directory"),
-    "unreadable (chmod 000)": (_unreadable, r"Corefile:0:0: error: cannot read .*Permission"),
-    "half-written": (_truncated, r"Corefile:2:11: error: unexpected end of file"),
-    "binary garbage": (_binary, r"Corefile:\d+:\d+: error: "),
-    "text garbage": (_garbage, r"Corefile:\d+:\d+: error: "),
-    "emptied": (_emptied, r"Corefile:1:1: error: no server block"),
-}
+FAULTS = CF.FAULTS
 COMMAND = "python bench/faults_config.py"
 
 
@@ -264,7 +139,6 @@ async def run(rounds: int, reloads: int, qps: int) -> list[tuple[str, str, int, 
                 await kdns.wait_address(f"10.0.{version}.1")
             rows.append((fault, f"{rounds} injections, each then fixed", 0, 0, 0))
         load.phase = "reloads"
-        assert kdns.proc is not None
         for _ in range(20):  # warm-up
             version = version % 250 + 1
             kdns.publish(version)
@@ -289,9 +163,7 @@ async def run(rounds: int, reloads: int, qps: int) -> list[tuple[str, str, int, 
         load.stop.set()
         await runner
     finally:
-        if kdns.proc is not None and kdns.proc.returncode is None:
-            kdns.proc.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(kdns.proc.wait(), 20)
+        await kdns.stop()
         shutil.rmtree(base, ignore_errors=True)
     tracebacks = sum("Traceback" in line for line in kdns.lines)
     if tracebacks:
