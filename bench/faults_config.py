@@ -21,15 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import sys
 import tempfile
-import time
-from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import dns.message
 import dns.rcode
+from perf import UdpLoad
 
 from kdns.runtime.testing import free_port, import_path, proc_stats
 
@@ -37,74 +36,22 @@ from kdns.runtime.testing import free_port, import_path, proc_stats
 CF = import_path("config_faults", Path(__file__).parent.parent / "tests/runtime/config_faults.py")
 
 
-class Load(asyncio.DatagramProtocol):
-    """Steady UDP queries for changed.test; counts sent, lost and wrong per phase."""
-
-    def __init__(self, port: int, qps: int) -> None:
-        self.port, self.qps = port, qps
-        self.phase = "start"
-        self.sent: Counter[str] = Counter()
-        self.lost: Counter[str] = Counter()
-        self.wrong: Counter[str] = Counter()
-        self.valid: set[str] = set()
-        self.waiting: dict[int, tuple[float, str]] = {}
-        self.stop = asyncio.Event()
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        # Room for replies while this process is busy: a loss must be kdns's, not ours.
-        sock = transport.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = dns.message.from_wire(data)
-        sent = self.waiting.pop(reply.id, None)
-        if sent is None:
-            return
-        answer = [rd.address for rrs in reply.answer for rd in rrs]
-        if reply.rcode() != dns.rcode.NOERROR or len(answer) != 1 or answer[0] not in self.valid:
-            self.wrong[sent[1]] += 1
-
-    async def run(self) -> None:
-        """Send until stopped, then wait out the last replies."""
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, remote_addr=("127.0.0.1", self.port))
-        assert self.transport is not None
-        start, count = time.monotonic(), 0
-        while not self.stop.is_set():
-            while count < int((time.monotonic() - start) * self.qps):
-                query = dns.message.make_query("changed.test", "A")
-                query.id = count % 65536
-                self.waiting[query.id] = (time.monotonic(), self.phase)
-                self.transport.sendto(query.to_wire())
-                self.sent[self.phase] += 1
-                count += 1
-            self.expire(2.0)
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(2.0)
-        self.expire(0.0)
-        self.transport.close()
-
-    def expire(self, older_than: float) -> None:
-        """Count queries unanswered for `older_than` seconds as lost."""
-        now = time.monotonic()
-        for ident, (at, phase) in list(self.waiting.items()):
-            if now - at >= older_than:
-                del self.waiting[ident]
-                self.lost[phase] += 1
+def _right(valid: set[str], reply: dns.message.Message) -> bool:
+    """NOERROR with one A record, from a version that was published."""
+    answer = [rd.address for rrs in reply.answer for rd in rrs]
+    return reply.rcode() == dns.rcode.NOERROR and len(answer) == 1 and answer[0] in valid
 
 
 class Kdns(CF.Served):
-    """The kdns process serving the folder; publishing a version makes its answer valid."""
+    """The kdns process serving the folder; publishing a version makes its answer right."""
 
-    def __init__(self, folder: Path, port: int, load: Load) -> None:
+    def __init__(self, folder: Path, port: int, valid: set[str]) -> None:
         super().__init__(folder, port)
-        self.load = load
+        self.valid = valid
 
     def publish(self, version: int) -> None:
         """Publish a good Corefile as the kubelet does; its answer becomes a right one."""
-        self.load.valid.add(f"10.0.{version}.1")
+        self.valid.add(f"10.0.{version}.1")
         super().publish(version)
 
 
@@ -116,8 +63,9 @@ async def run(rounds: int, reloads: int, qps: int) -> list[tuple[str, str, int, 
     """Inject every fault `rounds` times, then do `reloads` reloads; return the table rows."""
     base = Path(tempfile.mkdtemp(prefix="kdns-faults-config-"))
     port = free_port()
-    load = Load(port, qps)
-    kdns = Kdns(base / "coredns", port, load)
+    valid: set[str] = set()
+    load = UdpLoad(port, qps, "changed.test", partial(_right, valid))
+    kdns = Kdns(base / "coredns", port, valid)
     kdns.publish(1)
     await kdns.start()
     rows: list[tuple[str, str, int, int, int]] = []

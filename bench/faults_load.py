@@ -23,8 +23,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import socket
-import statistics
 import struct
 import sys
 import tempfile
@@ -34,6 +32,7 @@ from pathlib import Path
 
 import dns.message
 import dns.rcode
+from perf import UdpLoad
 
 from kdns.runtime.testing import free_port, proc_stats, start_kdns
 
@@ -41,73 +40,9 @@ COMMAND = "python bench/faults_load.py"
 Row = tuple[str, str, int, int, int]
 
 
-class Udp(asyncio.DatagramProtocol):
-    """UDP queries at a fixed rate until stopped; replies matched by ID."""
-
-    def __init__(self, port: int, qps: float, name: str, expect: set[int]) -> None:
-        self.port, self.qps, self.name, self.expect = port, qps, name, expect
-        self.limit: int | None = None
-        self.sent = self.lost = self.wrong = 0
-        self.waiting: dict[int, float] = {}
-        self.latency: list[float] = []
-        self.rcodes: dict[int, int] = {}
-        self.stop = asyncio.Event()
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        # Room for replies while this process is busy: a loss must be kdns's, not ours.
-        sock = transport.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = dns.message.from_wire(data)
-        at = self.waiting.pop(reply.id, None)
-        if at is None:
-            return
-        self.latency.append(time.monotonic() - at)
-        self.rcodes[reply.rcode()] = self.rcodes.get(reply.rcode(), 0) + 1
-        if reply.rcode() not in self.expect:
-            self.wrong += 1
-
-    async def run(self, wait: float = 2.0) -> None:
-        """Send until stopped (or `limit` sent), then wait `wait` s for the last replies."""
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, remote_addr=("127.0.0.1", self.port))
-        assert self.transport is not None
-        start = time.monotonic()
-        while not self.stop.is_set() and (self.limit is None or self.sent < self.limit):
-            due = int((time.monotonic() - start) * self.qps)
-            if self.limit is not None:
-                due = min(due, self.limit)
-            while self.sent < due:
-                query = dns.message.make_query(self.name.replace("#", str(self.sent)), "A")
-                query.id = self.sent % 65536
-                self.waiting[query.id] = time.monotonic()
-                self.transport.sendto(query.to_wire())
-                self.sent += 1
-            self.expire(max(wait, 2.0))
-            await asyncio.sleep(0.002)
-        deadline = time.monotonic() + wait
-        while self.waiting and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        self.expire(0.0)
-        self.transport.close()
-
-    def expire(self, older_than: float) -> None:
-        """Count queries unanswered for `older_than` seconds as lost."""
-        now = time.monotonic()
-        for ident, at in list(self.waiting.items()):
-            if now - at >= older_than:
-                del self.waiting[ident]
-                self.lost += 1
-
-    def summary(self) -> str:
-        """Median and p99 latency in ms."""
-        if len(self.latency) < 2:
-            return "no replies"
-        q = statistics.quantiles(self.latency, n=100)
-        return f"UDP p50 {q[49] * 1000:.1f} ms p99 {q[98] * 1000:.1f} ms"
+def rcode_in(*rcodes: int) -> Callable[[dns.message.Message], bool]:
+    """Judge a reply right when its rcode is one of `rcodes`."""
+    return lambda reply: reply.rcode() in rcodes
 
 
 @contextlib.asynccontextmanager
@@ -126,7 +61,7 @@ async def kdns(corefile: str, port: int) -> AsyncIterator[asyncio.subprocess.Pro
         try:
             deadline = time.monotonic() + 20
             while True:
-                probe = Udp(port, 100, "up.probe", {dns.rcode.NOERROR})
+                probe = UdpLoad(port, 100, "up.probe", rcode_in(dns.rcode.NOERROR))
                 probe.limit = 1
                 await probe.run(wait=0.3)
                 if probe.latency:
@@ -140,9 +75,9 @@ async def kdns(corefile: str, port: int) -> AsyncIterator[asyncio.subprocess.Pro
                 await proc.wait()
 
 
-async def with_steady_udp(port: int, fault: Callable[[], Awaitable[str]]) -> tuple[Udp, str]:
+async def with_steady_udp(port: int, fault: Callable[[], Awaitable[str]]) -> tuple[UdpLoad, str]:
     """Run `fault` while a steady 1,000 qps UDP load runs; return the load and its note."""
-    load = Udp(port, 1000, "steady#.example", {dns.rcode.NOERROR})
+    load = UdpLoad(port, 1000, "steady#.example", rcode_in(dns.rcode.NOERROR))
     runner = asyncio.create_task(load.run())
     note = await fault()
     load.stop.set()
@@ -228,9 +163,9 @@ async def tcp_flood(connections: int) -> Row:
     return (
         "TCP connection flood (cap 1024)",
         f"{note}; {load.summary()}",
-        load.sent,
-        load.lost,
-        load.wrong,
+        load.sent.total(),
+        load.lost.total(),
+        load.wrong.total(),
     )
 
 
@@ -249,12 +184,12 @@ async def slowloris(clients: int) -> Row:
             )
 
         load, note = await with_steady_udp(port, fault)
-    wrong = load.wrong + (0 if note.endswith(" 0 served") else 1)
+    wrong = load.wrong.total() + (0 if note.endswith(" 0 served") else 1)
     return (
         "slowloris (10 s read timeout)",
         f"{note}; {load.summary()}",
-        load.sent,
-        load.lost,
+        load.sent.total(),
+        load.lost.total(),
         wrong,
     )
 
@@ -274,7 +209,9 @@ async def hung_upstream(queries: int, limit: int) -> Row:
     try:
         async with kdns(corefile, port) as proc:
             before = proc_stats(proc.pid)
-            flood = Udp(port, 2000, "q#.flood.example", {dns.rcode.REFUSED, dns.rcode.SERVFAIL})
+            flood = UdpLoad(
+                port, 2000, "q#.flood.example", rcode_in(dns.rcode.REFUSED, dns.rcode.SERVFAIL)
+            )
             flood.limit = queries
             peak = 0
 
@@ -298,7 +235,7 @@ async def hung_upstream(queries: int, limit: int) -> Row:
     note = (
         f"{queries} names at 2000 qps: {counts}; RSS {before[0] // 1024} -> peak {peak // 1024} MiB"
     )
-    return (name, note, flood.sent, flood.lost, flood.wrong)
+    return (name, note, flood.sent.total(), flood.lost.total(), flood.wrong.total())
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
