@@ -52,22 +52,6 @@ CORPUS = ROOT / "tests" / "runtime" / "fuzz_corpus"
 F = import_path("fuzz_packets", ROOT / "tests" / "runtime" / "fuzz_packets.py")
 
 
-def corefile(port: int, kubeconfig: Path, upstreams: str, side: list[int]) -> str:
-    """examples/kubeadm.corefile with the API server, local upstreams and free ports."""
-    text = (ROOT / "examples" / "kubeadm.corefile").read_text()
-    health, ready, metrics = side
-    text = text.replace(".:53 {", f".:{port} {{")
-    text = text.replace("    health {", f"    health 127.0.0.1:{health} {{")
-    text = text.replace("    ready\n", f"    ready 127.0.0.1:{ready}\n")
-    text = text.replace(
-        "       pods insecure", f"       kubeconfig {kubeconfig}\n       pods insecure"
-    )
-    text = text.replace("prometheus :9153", f"prometheus 127.0.0.1:{metrics}")
-    text = text.replace("forward . /etc/resolv.conf", f"forward . {upstreams}")
-    assert text.count("127.0.0.1") == 5, text
-    return text
-
-
 @dataclass
 class Tally:
     """What the run saw."""
@@ -349,7 +333,7 @@ def main() -> int:
         api_port, live, dead, port = free_port(), free_port(), free_port(), free_port()
         side = [free_port() for _ in range(3)]
         (folder / "Corefile").write_text(
-            corefile(port, kubeconfig, f"127.0.0.1:{dead} 127.0.0.1:{live}", side)
+            F.kubeadm_corefile(port, kubeconfig, f"127.0.0.1:{dead} 127.0.0.1:{live}", side)
         )
         log_path = folder / "kdns.log"
         api = subprocess.Popen(

@@ -19,6 +19,7 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dns.exception
 import dns.message
@@ -635,3 +636,25 @@ async def send_tcp(
             writer.close()
         out.lost.extend(waiting.values())
     return out
+
+
+# -- the server under fuzzing ---------------------------------------------------------------
+
+#: kubeadm's default Corefile, which the fuzzing serves.
+EXAMPLE = Path(__file__).parents[2] / "examples" / "kubeadm.corefile"
+
+
+def kubeadm_corefile(port: int, kubeconfig: Path, upstreams: str, side: list[int]) -> str:
+    """examples/kubeadm.corefile with the API server, local upstreams and free ports."""
+    text = EXAMPLE.read_text()
+    health, ready, metrics = side
+    text = text.replace(".:53 {", f".:{port} {{")
+    text = text.replace("    health {", f"    health 127.0.0.1:{health} {{")
+    text = text.replace("    ready\n", f"    ready 127.0.0.1:{ready}\n")
+    text = text.replace(
+        "       pods insecure", f"       kubeconfig {kubeconfig}\n       pods insecure"
+    )
+    text = text.replace("prometheus :9153", f"prometheus 127.0.0.1:{metrics}")
+    text = text.replace("forward . /etc/resolv.conf", f"forward . {upstreams}")
+    assert text.count("127.0.0.1") == 5, text
+    return text

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+import re
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,31 +41,12 @@ BAD_LINES = ("Traceback", "panic", "exception", "fast path failed")
 
 
 def kubeadm_corefile(port: int, kubeconfig: Path, upstreams: str, side: list[int]) -> str:
-    """examples/kubeadm.corefile on test ports, with the API server and local upstreams."""
-    health, ready, metrics = side
-    return f""".:{port} {{
-    errors
-    health 127.0.0.1:{health}
-    ready 127.0.0.1:{ready}
-    kubernetes cluster.local in-addr.arpa ip6.arpa {{
-       kubeconfig {kubeconfig}
-       pods insecure
-       fallthrough in-addr.arpa ip6.arpa
-       ttl 30
-    }}
-    prometheus 127.0.0.1:{metrics}
-    forward . {upstreams} {{
-       max_concurrent 1000
-    }}
-    cache 30 {{
-       disable success cluster.local
-       disable denial cluster.local
-    }}
-    loop
-    reload
-    loadbalance
-}}
-"""
+    """examples/kubeadm.corefile on test ports, without its 5 s lameduck at shutdown."""
+    text = re.sub(
+        r" \{\n +lameduck 5s\n +\}", "", F.kubeadm_corefile(port, kubeconfig, upstreams, side)
+    )
+    assert "lameduck" not in text, text
+    return text
 
 
 @dataclass
