@@ -35,11 +35,12 @@ class Direct:
 
     def __init__(self, config: KubernetesConfig) -> None:
         #: Every zone of the plugin in wire form, and whether its Services are answered here.
+        wires = {_wire(zone): zone.lower() for zone in config.zones}
         self.zones = {
-            _wire(zone): zone.lower() not in config.multicluster
+            wire: zone not in config.multicluster
             and not config.ignore_empty_service
-            and not _wire(zone).endswith(_ARPA)  # reverse names are never Services
-            for zone in config.zones
+            and not wire.endswith(_ARPA)  # reverse names are never Services
+            for wire, zone in wires.items()
         }
         self.listed = frozenset(config.namespaces)
         self.ttl = config.ttl.to_bytes(4, "big")
