@@ -171,10 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.worker_channel is not None:  # started by `kdns serve --workers N`
         from kdns.runtime.worker import run_worker
 
-        return run_worker(RunOptions(args.conf, args.dns_port, quiet=True), args.worker_channel)
+        options = RunOptions(args.conf, args.dns_port, quiet=True, freeze=True)
+        return run_worker(options, args.worker_channel)
     if args.workers < 1:
         _parser().error(f"--workers must be at least 1, not {args.workers}")
-    options = RunOptions(args.conf, args.dns_port, args.quiet, args.pidfile)
+    options = RunOptions(args.conf, args.dns_port, args.quiet, args.pidfile, freeze=True)
     return serve(options, args.workers, args.log_format)
 
 

@@ -14,6 +14,7 @@ import structlog
 from kdns.corefile import Corefile, CorefileError, PluginSpec, load, loads
 from kdns.plugins.base import HttpRoutes, Lameduck, PluginError, ReloadPolicy, Route
 from kdns.plugins.metrics import REGISTRY
+from kdns.runtime import heap
 from kdns.runtime.chain import BuildError
 from kdns.runtime.dispatch import ZoneMux
 from kdns.runtime.generation import Generation, ListenKey, config_digest
@@ -43,6 +44,13 @@ class RunOptions:
     pidfile: str | None = None
     #: Seconds a retiring generation gets to finish in-flight queries.
     drain: float = 5.0
+    #: Collect and freeze the heap once a configuration is ready (heap.py): for a process
+    #: that is only the server (`kdns serve` and its workers), not one that embeds it.
+    freeze: bool = False
+
+
+#: First wait (seconds) before a generation's heap is frozen, doubled while it is not ready.
+SETTLE_POLL = 0.05
 
 
 class StartError(Exception):
@@ -78,6 +86,7 @@ class Server:
         self._shutdown = asyncio.Event()
         self._reload_wanted = asyncio.Event()
         self.changed = asyncio.Event()
+        self._settling: asyncio.Task[None] | None = None
 
     # -- what listeners and side endpoints ask ---------------------------------------------
     def lookup(self, key: ListenKey) -> ZoneMux | None:
@@ -160,8 +169,35 @@ class Server:
         self.pool.close_unused(set(gen.muxes))
         self.announce(gen)
         if old is not None:
+            self.thaw()  # what the retiring generation leaves behind must stay collectable
             await old.stop(self.options.drain)
+        self.settle_when_ready(gen)
         return gen
+
+    def settle_when_ready(self, gen: Generation) -> None:
+        """Collect and freeze the heap once `gen` is ready (heap.py), unless it is replaced
+        or the server stops first. Only with `RunOptions.freeze`."""
+        if not self.options.freeze:
+            return
+        if self._settling is not None:
+            self._settling.cancel()
+        self._settling = asyncio.ensure_future(self._settle(gen))
+
+    async def _settle(self, gen: Generation) -> None:
+        pause = SETTLE_POLL  # at least once: the reload that retired a generation returns
+        while True:
+            await asyncio.sleep(pause)
+            if self.current is not gen or self._stopping:
+                return
+            if not gen.not_ready():
+                break
+            pause = min(pause * 2, 1.0)
+        heap.settle()
+
+    def thaw(self) -> None:
+        """Hand the frozen heap back to the collector (a generation retires or the server stops)."""
+        if self.options.freeze:
+            heap.thaw()
 
     def announce(self, gen: Generation) -> None:
         """Publish that `gen` now runs: its digest in the reload metric, and `changed`."""
@@ -244,6 +280,9 @@ class Server:
         """Lameduck (ready says so, answers continue), stop accepting, drain, stop plugins."""
         async with self._lock:
             self._stopping = True
+        if self._settling is not None:
+            self._settling.cancel()
+        self.thaw()  # what stops here is garbage like any retired generation
         gen = self.current
         pause = lameduck_of(gen)
         if pause > 0:

@@ -206,7 +206,9 @@ class Supervisor(Server):
         self.http.swap(routes)
         self.announce(gen)
         if old is not None:
+            self.thaw()  # as Server.commit: the retiring generation stays collectable
             await stop_handlers(side_handlers(old))
+        self.settle_when_ready(gen)
         return gen
 
     async def _two_phase(self, procs: list[Proc], config: tuple[str, Any], starting: bool) -> None:
