@@ -125,6 +125,8 @@ class ZoneMux:
     in_flight: int = 0
     #: Routes by zone in wire format (lower case), for the fast path.
     wire_routes: dict[bytes, Route] = field(default_factory=dict)
+    #: The route of every name when the root is the only zone here (kubeadm's `.:53`).
+    only: Route | None = None
     #: Off only in tests that compare the fast path with the chain.
     fast_enabled: bool = True
     #: Counters of the blocks on this listener (prometheus): they also count the queries
@@ -144,6 +146,13 @@ class ZoneMux:
         self.routes.setdefault(route.zone, []).append(route)
         zone_wire = name_wire(tuple(x.encode() for x in route.zone.rstrip(".").split(".") if x))
         self.wire_routes.setdefault(zone_wire, self.routes[route.zone][0])
+        self.only = self.wire_routes.get(b"\x00") if len(self.wire_routes) == 1 else None
+
+    def set_fast_route(self, zone_wire: bytes, route: Route) -> None:
+        """Have the fast path take `route` for the names of a zone already served here."""
+        self.wire_routes[zone_wire] = route
+        if self.only is not None:
+            self.only = route
 
     def fast(self, wire: bytes, proto: Proto, remote: tuple[str, int]) -> bytes | None:
         """Answer a raw query from bytes when its block allows it; None sends it the long way.
@@ -167,7 +176,7 @@ class ZoneMux:
                 return None
             qname = key[0]
             i = 0
-            route = self.wire_routes.get(qname)
+            route = self.only or self.wire_routes.get(qname)
             while route is None and qname[i]:
                 i += qname[i] + 1
                 route = self.wire_routes.get(qname[i:])
@@ -178,18 +187,17 @@ class ZoneMux:
             tcp = proto == "tcp"
             filling: list[int] = []  # where the answerers that store this query stand
             for i, answerer in enumerate(route.fast):
+                passing = route.passes[i]
+                if passing is not None and passing.fast_passes(key):
+                    continue  # a name it never stores: it holds no answer either
                 reply = answerer.fast_answer(
                     key, wire, answerer.clock(), server=self.label, remote=remote, tcp=tcp
                 )
                 if reply is not None:
                     break
-                passing = route.passes[i]
-                if passing is None:
+                if passing is None or route.fillers[i] is None:
                     return None
-                if not passing.fast_passes(key):  # it stores this query: can it from bytes?
-                    if route.fillers[i] is None:
-                        return None
-                    filling.append(i)
+                filling.append(i)  # it stores this query: the one behind answers, it keeps
             if reply is None:
                 return None
             source = None  # how long the answer behind stays the same, for a lone filler
@@ -204,8 +212,6 @@ class ZoneMux:
                 )
                 if reply is None:
                     return None
-            for passed in route.passed_before[i]:
-                passed.fast_passed(self.label)
             base = reply
             if route.transforms:
                 reply = _transformed(base, route.transforms)
@@ -230,7 +236,14 @@ class ZoneMux:
             accounting = Accounting(
                 *shape, answerer.name, seconds, observers, passed_before[i], repeat
             )
-            accounting.observe("2" if ":" in remote[0] else "1")
+            v6 = ":" in remote[0]
+            # an answer that counts nothing of its own is counted with the entry's hits to
+            # come (hot.py: the same observations, made once per flush instead of now)
+            later = reuse is not None and not filling and repeat is count_nothing
+            if not later:
+                for passed in accounting.passed:
+                    passed.fast_passed(self.label)
+                accounting.observe("2" if v6 else "1")
             if filling and reuse is not None:  # the hits to come are the filler's
                 filler_name = route.fast[giver].name
                 accounting = Accounting(
@@ -240,7 +253,7 @@ class ZoneMux:
                 variants = [reply]
                 if route.transforms and reply is not base:  # else: nothing to reorder
                     variants += [_transformed(base, route.transforms) for _ in range(VARIANTS - 1)]
-                hot.keep(wire, variants, reuse[0], accounting)
+                hot.keep(wire, variants, reuse[0], accounting, v6 if later else None)
             return reply
         except dnslib.DNSError:  # a query dnslib cannot read: the chain answers FORMERR
             return None

@@ -17,6 +17,8 @@ address family), and `flush` hands them, as counts, to the observers (prometheus
 answerer's own per-answer counting (cache hits) and to the answerers passed on the way
 (cache misses). The metrics registry flushes before every scrape. The duration recorded for a
 reused answer is the time the fast path took to build it (both far below the first bucket).
+The answer that fills an entry is counted with its hits when the answerer counts nothing per
+answer of its own (a ready kubernetes answer): a name's first query then adds no metrics work.
 
 loadbalance in front: the fast path's shuffle runs on each of `VARIANTS` copies made when the
 entry is filled, and the entry sends them in turn (DESIGN.md: "pre-rendered rotations").
@@ -150,8 +152,19 @@ class HotTable:
         entry.turn = (turn + 1) % len(tails)
         return wire[:2] + tails[turn]
 
-    def keep(self, wire: bytes, replies: list[bytes], fresh: Fresh, acc: Accounting) -> None:
-        """Keep `replies` (variants of one answer) for later queries equal to `wire`."""
+    def keep(
+        self,
+        wire: bytes,
+        replies: list[bytes],
+        fresh: Fresh,
+        acc: Accounting,
+        uncounted: bool | None = None,
+    ) -> None:
+        """Keep `replies` (variants of one answer) for later queries equal to `wire`.
+
+        `uncounted`: the answer just sent is not counted yet; the entry counts it as a hit
+        for a client of IPv4 (False) or IPv6 (True), as it counts the hits to come.
+        """
         key = wire[2:]
         old = self.entries.pop(key, None)
         if old is not None:
@@ -159,7 +172,9 @@ class HotTable:
         elif len(self.entries) >= self.capacity:
             oldest = next(iter(self.entries))
             self.entries.pop(oldest).flush()
-        self.entries[key] = HotEntry([r[2:] for r in replies], fresh, acc)
+        entry = self.entries[key] = HotEntry([r[2:] for r in replies], fresh, acc)
+        if uncounted is not None:
+            entry.hits[uncounted] = 1
 
     def flush(self) -> None:
         """Count every entry's pending answers."""

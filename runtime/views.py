@@ -51,7 +51,7 @@ def fence(mux: ZoneMux) -> None:
             viewed.add(zone)
     for key, route in list(mux.wire_routes.items()):
         if route.zone in viewed:
-            mux.wire_routes[key] = Route(route.zone, route.chain, route.block)
+            mux.set_fast_route(key, Route(route.zone, route.chain, route.block))
 
 
 __all__ = ["fence", "gated"]

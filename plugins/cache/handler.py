@@ -17,7 +17,7 @@ import asyncio
 import math
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import dnslib
@@ -126,6 +126,32 @@ def _wire_zones(zones: tuple[str, ...]) -> frozenset[bytes]:
     )
 
 
+def _suffixes(name: bytes) -> Iterator[bytes]:
+    """Yield a wire-format name and each of its parents, down to the root."""
+    i = 0
+    while True:
+        yield name[i:]
+        if not name[i]:
+            return
+        i += name[i] + 1
+
+
+def _passing(
+    zones: frozenset[bytes], no_success: frozenset[bytes], no_denial: frozenset[bytes]
+) -> dict[bytes, bool]:
+    """Return, for every zone the three sets name, whether the cache passes the names whose
+    nearest such zone it is: outside `zones`, or under both a `disable success` and a
+    `disable denial` zone."""
+    out = {}
+    for zone in zones | no_success | no_denial:
+        parents = set(_suffixes(zone))
+        cached = not parents.isdisjoint(zones)
+        out[zone] = not cached or (
+            not parents.isdisjoint(no_success) and not parents.isdisjoint(no_denial)
+        )
+    return out
+
+
 def _under(qname: bytes, zones: frozenset[bytes]) -> bool:
     """Tell whether a lower-case wire-format name is at or below one of `zones`."""
     if not zones:
@@ -184,9 +210,9 @@ class Cache(Plugin[CacheConfig]):
         self._reuse: tuple[_Hit, Callable[[int], None]] | None = None
         self._refreshing: set[Key] = set()
         # zones in wire format for fast_passes: a name passes only if it is never stored
-        self._zones_wire = _wire_zones(config.zones)
         self._no_success = _wire_zones(config.disable_success)
         self._no_denial = _wire_zones(config.disable_denial)
+        self._passing = _passing(_wire_zones(config.zones), self._no_success, self._no_denial)
         # the metric labels of fast_answer hits, built once
         self._labels: Labels = (self.server, self.zones_label, "")
         self._hit_labels = {
@@ -284,10 +310,15 @@ class Cache(Plugin[CacheConfig]):
         success` and a `disable denial` zone (kubeadm's `cluster.local`): the plugin behind
         may then answer on the fast path.
         """
-        qname = key[0]
-        if not _under(qname, self._zones_wire):
-            return True
-        return _under(qname, self._no_success) and _under(qname, self._no_denial)
+        qname, passing = key[0], self._passing
+        i = 0
+        while True:  # the nearest zone any of the sets names decides
+            found = passing.get(qname[i:])
+            if found is not None:
+                return found
+            if not qname[i]:
+                return True
+            i += qname[i] + 1
 
     def fast_fill(
         self,

@@ -23,8 +23,8 @@ from kdns.plugins.wire import Key, name_wire
 A, AAAA, IN = 1, 28, 1
 _SVC = b"\x03svc"
 _ARPA = b"\x04arpa\x00"
-#: The bytes a cluster name's labels may hold (Service and namespace names are DNS labels).
-_LABEL = b"abcdefghijklmnopqrstuvwxyz0123456789-"
+#: An answer's owner (the question's name), type and class.
+_HEAD_A, _HEAD_AAAA = b"\xc0\x0c\x00\x01\x00\x01", b"\xc0\x0c\x00\x1c\x00\x01"
 _WILDCARDS = frozenset(w.encode() for w in WILDCARDS)
 
 
@@ -61,27 +61,25 @@ class Direct:
         if qname in zones or qname[at:] in zones or qname[end:] in zones:
             return None
         service, namespace = qname[1:at], qname[at + 1 : end]
-        if service.translate(None, _LABEL) or namespace.translate(None, _LABEL):
-            return None  # a byte no Service or namespace name has
         if service in _WILDCARDS or namespace in _WILDCARDS:
             return None
-        ns = namespace.decode()
+        # latin-1 never fails; a byte no Service or namespace name has finds nothing below
+        ns = namespace.decode("latin-1")
         if (self.listed and ns not in self.listed) or not index.has_namespace(ns):
             return None
-        svc = index.service(ns, service.decode())
+        svc = index.service(ns, service.decode("latin-1"))
         if svc is None or svc.kind != "ClusterIP":
             return None
         records: list[bytes] = []
-        seen: set[str] = set()
-        head = b"\xc0\x0c" + qtype.to_bytes(2, "big") + b"\x00\x01" + self.ttl
-        for text in svc.cluster_ips:
+        ips = svc.cluster_ips
+        head = (_HEAD_A if qtype == A else _HEAD_AAAA) + self.ttl
+        for n, text in enumerate(ips):
             packed = _packed(text)
             if packed is None:
                 return None
-            if (len(packed) == 4) != (qtype == A) or text in seen:
+            if (len(packed) == 4) != (qtype == A) or text in ips[:n]:
                 continue
-            seen.add(text)
-            records.append(head + len(packed).to_bytes(2, "big") + packed)
+            records.append(head + (b"\x00\x04" if len(packed) == 4 else b"\x00\x10") + packed)
         if not records:
             return None
         qend = 12 + len(qname)

@@ -251,8 +251,11 @@ class Kubernetes(Plugin[KubernetesConfig]):
             return out
         direct = self.direct.entry(self.index, key, wire)
         if direct is not None:  # a Service's address: packed straight from the index
-            self.answers.file(key, *direct)
-            return self.answers.render(key, wire, self.index.serial_for, tcp)
+            prepared = self.answers.file(key, *direct)
+            if wire[11]:  # the client's OPT goes in
+                return self.answers.render(key, wire, self.index.serial_for, tcp)
+            self.answers.last = prepared
+            return prepared.entry.wire  # packed as the reply to these very bytes
         req = Request(
             dnslib.DNSRecord.parse(wire),
             "tcp" if tcp else "udp",

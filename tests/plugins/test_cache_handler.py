@@ -436,6 +436,42 @@ async def test_only_the_cache_zones_are_cached_and_disable_is_honoured() -> None
         assert upstream.calls == 3
 
 
+PASSING_CONFIGS = [
+    "cache 30 {\n disable success cluster.local\n disable denial cluster.local\n}",
+    "cache 30 example.org {\n disable success a.example.org\n disable denial example.org\n}",
+    "cache 30 cluster.local {\n disable denial cluster.local\n}",
+    "cache {\n disable success .\n disable denial .\n}",
+    "cache 30 a.example.org example.org {\n disable success example.org\n"
+    " disable denial b.a.example.org\n}",
+    "cache 30 example.org {\n disable success example.com\n}",
+]
+PASSING_NAMES = [
+    "svc.ns.svc.cluster.local",
+    "cluster.local",
+    "local",
+    "example.com",
+    "example.org",
+    "a.example.org",
+    "x.a.example.org",
+    "x.b.example.org",
+    "q.b.a.example.org",
+    ".",
+]
+
+
+@pytest.mark.parametrize("text", PASSING_CONFIGS)
+async def test_the_fast_path_passes_exactly_the_names_the_chain_never_stores(text: str) -> None:
+    for name in PASSING_NAMES:
+        stores = False
+        for make in (answer(an=(A60,)), answer(3, ns=(SOA.format(60, 60),))):
+            cache, _, _ = setup(text, make)
+            await exchange(cache, ask(name))
+            stores = stores or len(cache.success) + len(cache.denial) > 0
+        key = query_key(ask(name).msg.pack())
+        assert key is not None
+        assert cache.fast_passes(key) is not stores, name
+
+
 async def test_metrics_count_requests_hits_misses_entries_and_drops() -> None:
     cache, _, clock = setup("cache", answer(an=(A60,)), keys="metrics.test")
     nx_cache, _, _ = setup("cache", answer(3, ns=(SOA.format(60, 60),)), keys="metrics.test")

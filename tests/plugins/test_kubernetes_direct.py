@@ -104,6 +104,11 @@ async def test_direct_entries_are_the_general_ones(setting: str) -> None:
                 assert want is not None, (name, qtype)
                 assert (entry.wire, scope, entry.locked, 0) == want, (setting, name, qtype)
                 assert entry.qend == 12 + len(key[0])
+                # what the fast path sends is the table's reply to this very query
+                sent = fast.fast_answer(key, wire, fast.clock())
+                assert sent is not None
+                assert fast.fast_reuse() is not None
+                assert sent == fast.answers.render(key, wire, fast.index.serial_for, False)
     if setting in ("default", "ttl", "multicluster"):  # (clusterset.local is left alone)
         assert took == DIRECT
     elif setting == "namespaces":
