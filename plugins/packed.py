@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 _LETTERS = frozenset(string.ascii_letters.encode())
 
 
+#: The time of an entry's last hit before its first.
+_NEVER = float("-inf")
+
+
 class Entry:
     """One cached reply, ready to be served as bytes."""
 
@@ -74,7 +78,7 @@ class Entry:
         self.locked = locked
         #: Prefetch frequency: hits within the prefetch duration of each other, and the last.
         self.hits = 0
-        self.last = float("-inf")
+        self.last = _NEVER
         #: Set once the cache has dropped or replaced the entry (a hit kept hot then ends).
         self.gone = False
         #: For an entry filled on the fast path: how long the answer behind it stays the same
