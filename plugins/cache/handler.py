@@ -384,7 +384,6 @@ class Cache(Plugin[CacheConfig]):
             locked=body[12:qend].lower() != body[12:qend].upper(),
         )
         entry.source = source
-        self._reuse = None
         if not _under(key[0], self._no_success if success else self._no_denial):
             server = server or self.server
             self._add(key, entry, server, "")

@@ -246,15 +246,16 @@ class Kubernetes(Plugin[KubernetesConfig]):
         needs the chain is remembered as such until the index changes, so it is not computed
         twice per query.
         """
-        out = self.answers.render(key, wire, self.index.serial_for, tcp)
-        if out is not None or not self.index.synced or key in self.answers.chain_only:
+        answers, index = self.answers, self.index
+        out = answers.render(key, wire, index.serial_for, tcp)
+        if out is not None or not index.synced or key in answers.chain_only:
             return out
-        direct = self.direct.entry(self.index, key, wire)
+        direct = self.direct.entry(index, key, wire)
         if direct is not None:  # a Service's address: packed straight from the index
-            prepared = self.answers.file(key, *direct)
+            prepared = answers.file(key, *direct)
             if wire[11]:  # the client's OPT goes in
-                return self.answers.render(key, wire, self.index.serial_for, tcp)
-            self.answers.last = prepared
+                return answers.render(key, wire, index.serial_for, tcp)
+            answers.last = prepared
             return prepared.entry.wire  # packed as the reply to these very bytes
         req = Request(
             dnslib.DNSRecord.parse(wire),
@@ -266,11 +267,11 @@ class Kubernetes(Plugin[KubernetesConfig]):
         zone = match_zone(self.config.zones, req.qname)
         if zone is not None:
             spelled = _spelled(req, zone)
-            found = answer(self.index, self.config, req.name, req.qtype, spelled, self.local_ips)
+            found = answer(index, self.config, req.name, req.qtype, spelled, self.local_ips)
             if self._answer_now(req, Capture(), spelled, found) is not None:
-                out = self.answers.render(key, wire, self.index.serial_for, tcp)
+                out = answers.render(key, wire, index.serial_for, tcp)
         if out is None:  # the chain answers it (next plugin, a lookup, too big): once per change
-            self.answers.needs_chain(key)
+            answers.needs_chain(key)
         return out
 
     def fast_reuse(self) -> tuple[Fresh, Callable[[int], None]] | None:
