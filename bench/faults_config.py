@@ -28,9 +28,8 @@ from pathlib import Path
 
 import dns.message
 import dns.rcode
-from perf import UdpLoad
 
-from kdns.runtime.testing import free_port, import_path, proc_stats
+from kdns.runtime.testing import UdpLoad, free_port, import_path, proc_stats
 
 #: The Corefile, the kdns on its folder and the faults, shared with the tests.
 CF = import_path("config_faults", Path(__file__).parent.parent / "tests/runtime/config_faults.py")

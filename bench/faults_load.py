@@ -32,9 +32,8 @@ from pathlib import Path
 
 import dns.message
 import dns.rcode
-from perf import UdpLoad
 
-from kdns.runtime.testing import free_port, proc_stats, start_kdns
+from kdns.runtime.testing import UdpLoad, free_port, proc_stats, start_kdns
 
 COMMAND = "python bench/faults_load.py"
 Row = tuple[str, str, int, int, int]

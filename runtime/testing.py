@@ -7,9 +7,12 @@ import contextlib
 import importlib.util
 import os
 import socket
+import statistics
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -150,3 +153,85 @@ async def query(
             msg, host, port=port, timeout=timeout, source_port=source_port
         )
     return await dns.asyncquery.udp(msg, host, port=port, timeout=timeout, source_port=source_port)
+
+
+class UdpLoad(asyncio.DatagramProtocol):
+    """UDP queries for `name` (`#` is replaced by a counter) at a fixed rate until stopped.
+
+    Replies are matched by ID and judged by `right(reply)`. What is sent, lost (no reply within
+    2 s, or `wait` s at the end) and wrong is counted under the `phase` current when the query
+    was sent, so one load can run through several faults.
+    """
+
+    def __init__(
+        self, port: int, qps: float, name: str, right: Callable[[dns.message.Message], bool]
+    ) -> None:
+        self.port, self.qps, self.name, self.right = port, qps, name, right
+        self.phase = ""
+        #: Stop after this many queries (None: when `stop` is set).
+        self.limit: int | None = None
+        self.count = 0
+        self.sent: Counter[str] = Counter()
+        self.lost: Counter[str] = Counter()
+        self.wrong: Counter[str] = Counter()
+        self.waiting: dict[int, tuple[float, str]] = {}
+        self.latency: list[float] = []
+        self.rcodes: Counter[int] = Counter()
+        self.stop = asyncio.Event()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        # Room for replies while this process is busy: a loss must be kdns's, not ours.
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        reply = dns.message.from_wire(data)
+        sent = self.waiting.pop(reply.id, None)
+        if sent is None:
+            return
+        self.latency.append(time.monotonic() - sent[0])
+        self.rcodes[reply.rcode()] += 1
+        if not self.right(reply):
+            self.wrong[sent[1]] += 1
+
+    async def run(self, wait: float = 2.0) -> None:
+        """Send until stopped (or `limit` sent), then wait `wait` s for the last replies."""
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, remote_addr=("127.0.0.1", self.port))
+        assert self.transport is not None
+        start = time.monotonic()
+        while not self.stop.is_set() and (self.limit is None or self.count < self.limit):
+            due = int((time.monotonic() - start) * self.qps)
+            if self.limit is not None:
+                due = min(due, self.limit)
+            while self.count < due:
+                query = dns.message.make_query(self.name.replace("#", str(self.count)), "A")
+                query.id = self.count % 65536
+                self.waiting[query.id] = (time.monotonic(), self.phase)
+                self.transport.sendto(query.to_wire())
+                self.sent[self.phase] += 1
+                self.count += 1
+            self.expire(max(wait, 2.0))
+            await asyncio.sleep(0.002)
+        deadline = time.monotonic() + wait
+        while self.waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        self.expire(0.0)
+        self.transport.close()
+
+    def expire(self, older_than: float) -> None:
+        """Count queries unanswered for `older_than` seconds as lost."""
+        now = time.monotonic()
+        for ident, (at, phase) in list(self.waiting.items()):
+            if now - at >= older_than:
+                del self.waiting[ident]
+                self.lost[phase] += 1
+
+    def summary(self) -> str:
+        """Median and p99 latency in ms."""
+        if len(self.latency) < 2:
+            return "no replies"
+        q = statistics.quantiles(self.latency, n=100)
+        return f"UDP p50 {q[49] * 1000:.1f} ms p99 {q[98] * 1000:.1f} ms"

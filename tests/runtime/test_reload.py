@@ -19,20 +19,15 @@ import dns.rcode
 import pytest
 
 from kdns.runtime.configmap import write_configmap
-from kdns.runtime.testing import free_port, start_kdns
+from kdns.runtime.testing import UdpLoad, free_port, start_kdns
 
-VALID = """\
-.:{port} {{
-    hosts {{
-        10.0.{version}.1 changed.test
-        fallthrough
-    }}
-    whoami
-    reload 2s
-    health 127.0.0.1:{health}
-    prometheus 127.0.0.1:{metrics}
-}}
-"""
+from .config_faults import COREFILE
+
+#: config_faults.COREFILE with health and metrics, to watch them through the reloads.
+VALID = COREFILE.replace(
+    "    reload 2s\n",
+    "    reload 2s\n    health 127.0.0.1:{health}\n    prometheus 127.0.0.1:{metrics}\n",
+)
 BROKEN = ".:{port} {{\n    whoami\n    cache 0\n}}\n"
 
 
@@ -79,55 +74,6 @@ async def kdns_process(
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 15)
-
-
-class Load(asyncio.DatagramProtocol):
-    """A steady stream of UDP queries from one socket; counts answers by rcode, and losses."""
-
-    def __init__(self, port: int, qps: int) -> None:
-        self.port, self.qps = port, qps
-        self.sent = 0
-        self.lost = 0
-        self.rcodes: dict[int, int] = {}
-        self.stop = asyncio.Event()
-        self.waiting: dict[int, float] = {}
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = dns.message.from_wire(data)
-        if self.waiting.pop(reply.id, None) is not None:
-            self.rcodes[reply.rcode()] = self.rcodes.get(reply.rcode(), 0) + 1
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, remote_addr=("127.0.0.1", self.port))
-        assert self.transport is not None
-        start = time.monotonic()
-        while not self.stop.is_set():
-            due = int((time.monotonic() - start) * self.qps)
-            while self.sent < due:
-                query = dns.message.make_query(f"load{self.sent % 100}.example", "A")
-                query.id = self.sent % 65536
-                self.waiting[query.id] = time.monotonic()
-                self.transport.sendto(query.to_wire())
-                self.sent += 1
-            self.expire(2.0)
-            await asyncio.sleep(0.005)
-        deadline = time.monotonic() + 2.0
-        while self.waiting and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        self.expire(0.0)
-        self.transport.close()
-
-    def expire(self, older_than: float) -> None:
-        now = time.monotonic()
-        for ident, sent_at in list(self.waiting.items()):
-            if now - sent_at >= older_than:
-                del self.waiting[ident]
-                self.lost += 1
 
 
 async def address_of(port: int, name: str) -> str | None:
@@ -203,7 +149,7 @@ async def test_fifty_configmap_updates_under_load_lose_nothing(
     health and metrics up throughout, every broken one counted as a failed reload."""
     proc, ports, folder = kdns_process
     port = ports.dns
-    load = Load(port, qps=2000)
+    load = UdpLoad(port, 2000, "load#.example", lambda reply: True)  # rcodes counted below
     runner = asyncio.create_task(load.run())
     watch = EndpointWatch(ports)
     watcher = asyncio.create_task(watch.run())
@@ -234,10 +180,11 @@ async def test_fifty_configmap_updates_under_load_lose_nothing(
     assert watch.polls > 50
     _, text = http_status(ports.metrics, "/metrics")
     assert re.search(r'coredns_reload_version_info\{hash="sha512",value="[0-9a-f]{128}"\} 1', text)
-    assert load.lost == 0
+    sent = sum(load.sent.values())
+    assert sum(load.lost.values()) == 0
     assert load.rcodes.get(dns.rcode.SERVFAIL, 0) == 0
-    assert load.rcodes.get(dns.rcode.NOERROR, 0) == load.sent
-    assert load.sent >= 2000  # the load really ran
+    assert load.rcodes.get(dns.rcode.NOERROR, 0) == sent
+    assert sent >= 2000  # the load really ran
     assert max(delays) < 5.0, delays  # generous: bench/ measures the real figure
 
 
