@@ -11,6 +11,9 @@ next query computes them again. The per-query path for a known name is a diction
 The SOA serial moves with every change anywhere in the cluster; rather than drop every negative
 answer on every event, an entry remembers where its SOA serial sits and a hit writes the
 current serial there.
+
+A Service's address, packed straight from the index (direct.py), is not filed: the table
+hands out a `Held` for its Service's scope instead, which the same changes drop.
 """
 
 from __future__ import annotations
@@ -68,6 +71,20 @@ class Prepared:
         return self.alive
 
 
+class Held:
+    """The replies of one scope packed outside the table (direct.py): fresh until a change
+    of that scope drops it."""
+
+    __slots__ = ("alive",)
+
+    def __init__(self) -> None:
+        self.alive = True
+
+    def fresh(self) -> bool:
+        """Tell whether no change has touched the scope since."""
+        return self.alive
+
+
 class SerialFresh:
     """A ready negative answer sent with one SOA serial: fresh while both stay the same."""
 
@@ -92,10 +109,12 @@ class AnswerTable:
         self.entries: dict[Key, Prepared] = {}
         self._scopes: dict[Scope, set[Key]] = {}
         #: How long the reply `render` just gave stays the same (None after a miss).
-        self.last: Prepared | SerialFresh | None = None
+        self.last: Prepared | SerialFresh | Held | None = None
         #: Queries found to need the chain (fallthrough, a lookup), so the fast path does not
         #: compute them again per query; any index change may alter that, and empties it.
         self.chain_only: set[Key] = set()
+        #: The freshness of the replies packed outside the table (direct.py), by scope.
+        self.holding: dict[Scope, Held] = {}
 
     def needs_chain(self, key: Key) -> None:
         """Remember that `key` is answered by the chain only (until the next index change)."""
@@ -119,6 +138,13 @@ class AnswerTable:
         except Exception:  # a reply dnslib cannot pack is answered by the chain every time
             return
         self.file(key, entry, scope, serial_at, multicluster)
+
+    def held(self, scope: Scope) -> Held:
+        """Return what stays fresh until the next change of `scope` (or of everything)."""
+        held = self.holding.get(scope)
+        if held is None:
+            held = self.holding[scope] = Held()
+        return held
 
     def file(
         self, key: Key, entry: Entry, scope: Scope, serial_at: int = 0, multicluster: bool = False
@@ -146,7 +172,13 @@ class AnswerTable:
     def changed(self, scope: Scope) -> None:
         """Drop the replies `scope` alters (an Index listener)."""
         self.chain_only.clear()
+        held = self.holding.pop(scope, None)
+        if held is not None:
+            held.alive = False
         if scope == ALL:
+            for held in self.holding.values():
+                held.alive = False
+            self.holding.clear()
             for prepared in self.entries.values():
                 prepared.alive = False
             self.entries.clear()

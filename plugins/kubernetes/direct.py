@@ -3,10 +3,13 @@
 The first query of a name is otherwise computed the general way (records.py builds dnslib
 records, the handler packs the reply, answers.py files it), about 130 µs in Python. The most
 common first query, `service.namespace.svc.<zone>` for A or AAAA, is packed here from the
-index in a few microseconds, into exactly the bytes the general way files as the ready answer
-(tests/plugins/test_kubernetes_direct.py compares both). Everything else returns None and goes
-the general way: other types, endpoint and port names, headless and ExternalName Services, a
-Service without an address of the family (NODATA), multicluster zones, `ignore empty_service`.
+index in a few microseconds, as the reply to the very query bytes: exactly what the general
+way's ready answer renders for them (tests/plugins/test_kubernetes_direct.py compares both).
+Such replies are not filed: packing one again costs about what rendering a filed one does, and
+the hot table keeps the bytes (fresh until a change of the Service, answers.Held). Everything
+else returns None and goes the general way: other types, endpoint and port names, headless and
+ExternalName Services, a Service without an address of the family (NODATA), multicluster zones,
+`ignore empty_service`.
 """
 
 from __future__ import annotations
@@ -17,8 +20,7 @@ from kdns.plugins.kubernetes.answers import WILDCARDS
 from kdns.plugins.kubernetes.config import KubernetesConfig
 from kdns.plugins.kubernetes.index import Index, Scope, service_scope
 from kdns.plugins.kubernetes.names import is_ipv4, parse_ip
-from kdns.plugins.packed import Entry
-from kdns.plugins.wire import Key, name_wire
+from kdns.plugins.wire import OPT_DO, OPT_PLAIN, Key, name_wire
 
 A, AAAA, IN = 1, 28, 1
 _SVC = b"\x03svc"
@@ -45,9 +47,9 @@ class Direct:
         self.listed = frozenset(config.namespaces)
         self.ttl = config.ttl.to_bytes(4, "big")
 
-    def entry(self, index: Index, key: Key, wire: bytes) -> tuple[Entry, Scope] | None:
-        """Return the ready answer to raw query `wire` (key `key`) and its scope, or None
-        when the general way must compute it."""
+    def reply(self, index: Index, key: Key, wire: bytes) -> tuple[bytes, Scope] | None:
+        """Return the reply to raw query `wire` (key `key`) and the scope it depends on, or
+        None when the general way must compute it."""
         qname, qtype, qclass = key[0], key[1], key[2]
         if (qtype != A and qtype != AAAA) or qclass != IN or not qname[0]:
             return None
@@ -83,20 +85,20 @@ class Direct:
         if not records:
             return None
         qend = 12 + len(qname)
+        opt = (OPT_DO if key[3] else OPT_PLAIN) if wire[11] else b""  # as the writer adds it
         reply = b"".join(
             (
                 wire[0:2],
                 bytes((0x84 | (wire[2] & 0x79), wire[3] & 0x10)),  # QR AA, the client's RD CD
                 b"\x00\x01",
                 len(records).to_bytes(2, "big"),
-                b"\x00\x00\x00\x00",
+                b"\x00\x00\x00\x01" if opt else b"\x00\x00\x00\x00",
                 wire[12 : qend + 4],
                 *records,
+                opt,
             )
         )
-        # the answers' owner points at the question: a client's other case is not echoed
-        entry = Entry(reply, (), qend, ttl=0, stored=0.0, kind="", ad=False, locked=True)
-        return entry, service_scope(ns, svc.name)
+        return reply, service_scope(ns, svc.name)
 
 
 def _packed(text: str) -> bytes | None:

@@ -240,23 +240,22 @@ class Kubernetes(Plugin[KubernetesConfig]):
     ) -> bytes | None:
         """Answer a raw query from the ready answers, or None to send it down the chain.
 
-        A name not ready yet is answered here as serve_dns would answer it, when that needs
+        A Service's address is packed from the index (direct.py), fresh until a change of the
+        Service. A name not ready yet is answered here as serve_dns would answer it, when that needs
         neither the next plugin nor a lookup (fallthrough, an ExternalName target outside
         the zones): the reply is filed as a ready answer and sent from the table. A query that
         needs the chain is remembered as such until the index changes, so it is not computed
         twice per query.
         """
         answers, index = self.answers, self.index
+        if index.synced:  # a Service's address: packed straight from the index
+            direct = self.direct.reply(index, key, wire)
+            if direct is not None:
+                answers.last = answers.held(direct[1])
+                return direct[0]
         out = answers.render(key, wire, index.serial_for, tcp)
         if out is not None or not index.synced or key in answers.chain_only:
             return out
-        direct = self.direct.entry(index, key, wire)
-        if direct is not None:  # a Service's address: packed straight from the index
-            prepared = answers.file(key, *direct)
-            if wire[11]:  # the client's OPT goes in
-                return answers.render(key, wire, index.serial_for, tcp)
-            answers.last = prepared
-            return prepared.entry.wire  # packed as the reply to these very bytes
         req = Request(
             dnslib.DNSRecord.parse(wire),
             "tcp" if tcp else "udp",
