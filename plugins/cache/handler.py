@@ -68,6 +68,8 @@ from kdns.plugins.wire import Key, name_wire, records
 log = structlog.get_logger("plugin/cache")
 
 Labels = tuple[str, str, str]
+#: Parent names whose fast_passes answer a cache keeps (then it starts over).
+PARENTS = 4096
 
 
 def request_key(req: Request) -> Key:
@@ -213,6 +215,8 @@ class Cache(Plugin[CacheConfig]):
         self._no_success = _wire_zones(config.disable_success)
         self._no_denial = _wire_zones(config.disable_denial)
         self._passing = _passing(_wire_zones(config.zones), self._no_success, self._no_denial)
+        #: fast_passes's answers for parent names, up to PARENTS of them.
+        self._parents: dict[bytes, bool] = {}
         # the metric labels of fast_answer hits, built once
         self._labels: Labels = (self.server, self.zones_label, "")
         self._hit_labels = {
@@ -310,9 +314,24 @@ class Cache(Plugin[CacheConfig]):
         success` and a `disable denial` zone (kubeadm's `cluster.local`): the plugin behind
         may then answer on the fast path.
         """
-        qname, passing = key[0], self._passing
-        i = 0
-        while True:  # the nearest zone any of the sets names decides
+        qname = key[0]
+        found = self._passing.get(qname)
+        if found is not None or not qname[0]:
+            return found is not False
+        # below the name itself, its parent decides (kept: names share a few parents)
+        parent = qname[qname[0] + 1 :]
+        found = self._parents.get(parent)
+        if found is None:
+            found = self._passes(parent)
+            if len(self._parents) >= PARENTS:
+                self._parents.clear()
+            self._parents[parent] = found
+        return found
+
+    def _passes(self, qname: bytes) -> bool:
+        """fast_passes for a lower-case wire-format name: the nearest zone decides."""
+        passing, i = self._passing, 0
+        while True:
             found = passing.get(qname[i:])
             if found is not None:
                 return found
