@@ -172,7 +172,8 @@ class HotTable:
         elif len(self.entries) >= self.capacity:
             oldest = next(iter(self.entries))
             self.entries.pop(oldest).flush()
-        entry = self.entries[key] = HotEntry([r[2:] for r in replies], fresh, acc)
+        tails = [replies[0][2:]] if len(replies) == 1 else [r[2:] for r in replies]
+        entry = self.entries[key] = HotEntry(tails, fresh, acc)
         if uncounted is not None:
             entry.hits[uncounted] = 1
 

@@ -72,14 +72,14 @@ _LIBC = _libc()
 AVAILABLE = _LIBC is not None
 
 
-def _address(name: bytes, v6: bool) -> tuple[Any, ...]:
-    """Decode a sockaddr_in or sockaddr_in6 into the address tuple `sendto` takes."""
-    port = (name[2] << 8) | name[3]
+def _address(names: memoryview, at: int, v6: bool) -> tuple[Any, ...]:
+    """Decode the sockaddr_in or sockaddr_in6 at `at` into the address tuple `sendto` takes."""
+    port = (names[at + 2] << 8) | names[at + 3]
     if v6:
-        flow = int.from_bytes(name[4:8], "big")
-        scope = int.from_bytes(name[24:28], sys.byteorder)
-        return socket.inet_ntop(socket.AF_INET6, name[8:24]), port, flow, scope
-    return socket.inet_ntop(socket.AF_INET, name[4:8]), port
+        flow = int.from_bytes(names[at + 4 : at + 8], "big")
+        scope = int.from_bytes(names[at + 24 : at + 28], sys.byteorder)
+        return socket.inet_ntop(socket.AF_INET6, names[at + 8 : at + 24]), port, flow, scope
+    return socket.inet_ntoa(names[at + 4 : at + 8]), port
 
 
 class BatchUdp:
@@ -204,8 +204,7 @@ class BatchUdp:
 
     def _sender(self, i: int) -> tuple[Any, ...]:
         """The address datagram `i` of the batch came from, as `sendto` takes it."""
-        at = i * NAME
-        return _address(bytes(self._namesview[at : at + NAME]), self.v6)
+        return _address(self._namesview, i * NAME, self.v6)
 
     def _later(self, mux: ZoneMux, data: bytes, addr: tuple[Any, ...]) -> None:
         """Answer through the plugin chain; the reply goes out with sendto when it is ready."""

@@ -33,7 +33,7 @@ _WILDCARDS = frozenset(w.encode() for w in WILDCARDS)
 class Direct:
     """Packs Service address answers for one kubernetes configuration."""
 
-    __slots__ = ("listed", "ttl", "zones")
+    __slots__ = ("heads", "listed", "zones")
 
     def __init__(self, config: KubernetesConfig) -> None:
         #: Every zone of the plugin in wire form, and whether its Services are answered here.
@@ -45,13 +45,15 @@ class Direct:
             for wire, zone in wires.items()
         }
         self.listed = frozenset(config.namespaces)
-        self.ttl = config.ttl.to_bytes(4, "big")
+        #: An answer record's bytes before the address, by type.
+        ttl = config.ttl.to_bytes(4, "big")
+        self.heads = {A: _HEAD_A + ttl + b"\x00\x04", AAAA: _HEAD_AAAA + ttl + b"\x00\x10"}
 
     def reply(self, index: Index, key: Key, wire: bytes) -> tuple[bytes, Scope] | None:
         """Return the reply to raw query `wire` (key `key`) and the scope it depends on, or
         None when the general way must compute it."""
-        qname, qtype, qclass = key[0], key[1], key[2]
-        if (qtype != A and qtype != AAAA) or qclass != IN or not qname[0]:
+        qname, head = key[0], self.heads.get(key[1])
+        if head is None or key[2] != IN or not qname[0]:
             return None
         # service . namespace . svc . zone, the zone being the longest of the plugin's
         at = qname[0] + 1
@@ -73,31 +75,22 @@ class Direct:
         if svc is None or svc.kind != "ClusterIP":
             return None
         records: list[bytes] = []
-        ips = svc.cluster_ips
-        head = (_HEAD_A if qtype == A else _HEAD_AAAA) + self.ttl
+        ips = svc.cluster_ips  # at most one per family
+        size = 4 if key[1] == A else 16
         for n, text in enumerate(ips):
             packed = _packed(text)
             if packed is None:
                 return None
-            if (len(packed) == 4) != (qtype == A) or text in ips[:n]:
-                continue
-            records.append(head + (b"\x00\x04" if len(packed) == 4 else b"\x00\x10") + packed)
+            if len(packed) == size and (not n or text not in ips[:n]):
+                records.append(head + packed)
         if not records:
             return None
-        qend = 12 + len(qname)
         opt = (OPT_DO if key[3] else OPT_PLAIN) if wire[11] else b""  # as the writer adds it
-        reply = b"".join(
-            (
-                wire[0:2],
-                bytes((0x84 | (wire[2] & 0x79), wire[3] & 0x10)),  # QR AA, the client's RD CD
-                b"\x00\x01",
-                len(records).to_bytes(2, "big"),
-                b"\x00\x00\x00\x01" if opt else b"\x00\x00\x00\x00",
-                wire[12 : qend + 4],
-                *records,
-                opt,
-            )
-        )
+        # QR AA and the client's RD CD; one question, the answers, the OPT if any
+        flags = (0x84 | (wire[2] & 0x79), wire[3] & 0x10)
+        counts = (0, 1, 0, len(records), 0, 0, 0, 1 if opt else 0)
+        question = wire[12 : 16 + len(qname)]
+        reply = b"".join((wire[0:2], bytes((*flags, *counts)), question, *records, opt))
         return reply, service_scope(ns, svc.name)
 
 
