@@ -33,7 +33,7 @@ _WILDCARDS = frozenset(w.encode() for w in WILDCARDS)
 class Direct:
     """Packs Service address answers for one kubernetes configuration."""
 
-    __slots__ = ("heads", "listed", "zones")
+    __slots__ = ("heads", "listed", "nested", "zones")
 
     def __init__(self, config: KubernetesConfig) -> None:
         #: Every zone of the plugin in wire form, and whether its Services are answered here.
@@ -44,6 +44,9 @@ class Direct:
             and not wire.endswith(_ARPA)  # reverse names are never Services
             for wire, zone in wires.items()
         }
+        #: Some zone may lie under another (the bytes of one end another's: a label boundary
+        #: or not, checking is only slower): a name is then checked against the longer ones.
+        self.nested = any(a != b and a.endswith(b) for a in self.zones for b in self.zones)
         self.listed = frozenset(config.namespaces)
         #: An answer record's bytes before the address, by type.
         ttl = config.ttl.to_bytes(4, "big")
@@ -62,7 +65,7 @@ class Direct:
         if qname[end : end + 4] != _SVC or not self.zones.get(zone, False):
             return None
         zones = self.zones
-        if qname in zones or qname[at:] in zones or qname[end:] in zones:
+        if self.nested and (qname in zones or qname[at:] in zones or qname[end:] in zones):
             return None
         service, namespace = qname[1:at], qname[at + 1 : end]
         if service in _WILDCARDS or namespace in _WILDCARDS:
