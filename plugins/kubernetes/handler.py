@@ -241,8 +241,8 @@ class Kubernetes(Plugin[KubernetesConfig]):
         """Answer a raw query from the ready answers, or None to send it down the chain.
 
         A Service's address is packed from the index (direct.py), fresh until a change of the
-        Service. A name not ready yet is answered here as serve_dns would answer it, when that needs
-        neither the next plugin nor a lookup (fallthrough, an ExternalName target outside
+        Service. A name not ready yet is answered here as serve_dns would answer it, when that
+        needs neither the next plugin nor a lookup (fallthrough, an ExternalName target outside
         the zones): the reply is filed as a ready answer and sent from the table. A query that
         needs the chain is remembered as such until the index changes, so it is not computed
         twice per query.

@@ -81,7 +81,7 @@ def _request(wire: bytes) -> Request:
 
 
 @pytest.mark.parametrize("setting", list(CONFIGS))
-async def test_direct_entries_are_the_general_ones(setting: str) -> None:
+async def test_direct_replies_are_the_general_ones(setting: str) -> None:
     options, zones = CONFIGS[setting]
     took = set()
     for name in NAMES:
