@@ -59,7 +59,8 @@ async def ask(port: int, name: str, qtype: str) -> list[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         await loop.sock_sendto(sock, query.pack(), ("127.0.0.1", port))
-        reply = dnslib.DNSRecord.parse(await asyncio.wait_for(loop.sock_recv(sock, 4096), 3))
+        async with asyncio.timeout(3):
+            reply = dnslib.DNSRecord.parse(await loop.sock_recv(sock, 4096))
     if not reply.rr:
         return [f"Host {name} not found: {dnslib.RCODE[reply.header.rcode]}"]
     out = []

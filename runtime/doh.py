@@ -211,7 +211,8 @@ async def read_body(
         return error(413, "a DNS message is at most 65535 bytes")
     if size and request.headers.get("expect", "").lower() == "100-continue":
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    return await asyncio.wait_for(reader.readexactly(size), IDLE_TIMEOUT)
+    async with asyncio.timeout(IDLE_TIMEOUT):
+        return await reader.readexactly(size)
 
 
 async def serve_https(
@@ -225,7 +226,8 @@ async def serve_https(
     """Serve DoH requests on one (TLS) connection until it closes, idles or must stop."""
     while True:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
+            async with asyncio.timeout(IDLE_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
             request = parse_head(head) if len(head) <= MAX_HEAD else None
             body = b"" if request is None else await read_body(request, reader, writer)
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):

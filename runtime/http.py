@@ -61,7 +61,8 @@ class HttpPool:
     ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+                async with asyncio.timeout(5.0):
+                    head = await reader.readuntil(b"\r\n\r\n")
                 method, path = ([*head.split(b"\r\n", 1)[0].decode("latin-1").split(" "), "", ""])[
                     :2
                 ]

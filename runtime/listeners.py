@@ -276,9 +276,11 @@ class ListenerPool:
 
         while self.accepting:
             try:
-                head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_TIMEOUT)
+                async with asyncio.timeout(TCP_IDLE_TIMEOUT):
+                    head = await reader.readexactly(2)
                 (length,) = struct.unpack("!H", head)
-                data = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE_TIMEOUT)
+                async with asyncio.timeout(TCP_IDLE_TIMEOUT):
+                    data = await reader.readexactly(length)
             except (TimeoutError, asyncio.IncompleteReadError, OSError):
                 break
             mux = self.lookup(key)

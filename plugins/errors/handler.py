@@ -151,7 +151,8 @@ class Errors(Plugin[ErrorsConfig]):
                 await wake.wait()
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), max(0.0, following - self.clock()))
+                async with asyncio.timeout(max(0.0, following - self.clock())):
+                    await wake.wait()
 
     async def start(self) -> None:
         """Start the task that writes consolidated summaries when their periods end."""

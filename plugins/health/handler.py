@@ -64,7 +64,8 @@ class Poller:
         """GET /health once; record the duration (and a failure); return True if it answered."""
         start = self.clock()
         try:
-            await asyncio.wait_for(self._get(), POLL_TIMEOUT)
+            async with asyncio.timeout(POLL_TIMEOUT):
+                await self._get()
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             DURATION.observe((), self.clock() - start)
             FAILURES.inc()

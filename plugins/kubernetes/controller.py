@@ -141,7 +141,8 @@ class Controller:
     async def wait_synced(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for the first sync; tell whether it happened."""
         try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
         except TimeoutError:
             return False
         return True

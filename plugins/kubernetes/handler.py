@@ -193,7 +193,8 @@ class Kubernetes(Plugin[KubernetesConfig]):
             return
         log.info("waiting for Kubernetes API before starting server")
         try:
-            await asyncio.wait_for(synced.wait(), self.config.startup_timeout)
+            async with asyncio.timeout(self.config.startup_timeout):
+                await synced.wait()
         except TimeoutError:
             log.warning("starting server with unsynced Kubernetes API")
 

@@ -73,7 +73,8 @@ async def exchange(
     )
     try:
         transport.sendto(msg.pack(), (host, port))
-        return await asyncio.wait_for(protocol.reply, timeout)
+        async with asyncio.timeout(timeout):
+            return await protocol.reply
     finally:
         transport.close()
 

@@ -168,6 +168,29 @@ async def test_stop_writes_pending_summaries_then_logs_each_error(lines: Lines) 
     assert lines()[-1] == f"[ERROR] plugin/errors: 2 example.org. A: plugin/forward: {TIMEOUT}"
 
 
+async def test_a_stop_right_after_an_error_ends_the_task(lines: Lines) -> None:
+    """An error that wakes the summary task and a stop that cancels it land in the same turn:
+    the cancel is not lost (asyncio.wait_for on Python 3.11 returned the wake-up instead and
+    the task went back to waiting, so the stop, and a reload retiring the generation, waited
+    forever)."""
+    text = 'errors {\nconsolidate 1h "timeout"\nconsolidate 1h "refused"\n}'
+    failing = Failing()
+    handler, _ = make_errors(text, failing)
+    await handler.start()
+    await run(handler, make_request("example.org"))
+    await asyncio.sleep(0.01)  # the task now waits for the end of the timeout period
+    failing.message = "connection refused"
+    await run(handler, make_request("example.org"))  # a new period: wakes the task...
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(handler.stop(), 3)  # ...and the stop lands in the same turn
+    assert loop.time() - started < 1
+    assert sorted(lines()) == [
+        "[ERROR] plugin/errors: 1 errors like 'refused' occurred in last 1h0m0s",
+        "[ERROR] plugin/errors: 1 errors like 'timeout' occurred in last 1h0m0s",
+    ]
+
+
 async def test_started_task_writes_the_summary_when_the_period_ends(lines: Lines) -> None:
     """The flush task started by start() wakes at the deadline (a 20ms period, real time)."""
     handler, _ = make_errors('errors {\nconsolidate 20ms "timeout"\n}', Failing())

@@ -152,3 +152,22 @@ async def test_poll_loop_polls(endpoint: int) -> None:
     finally:
         task.cancel()
     assert sum(DURATION.counts[()]) >= before + 2
+
+
+async def test_a_stop_that_lands_as_a_poll_completes_ends_the_poll_loop(endpoint: int) -> None:
+    """The cancel of a stop arriving in the very turn a poll's request completes is not lost
+    (asyncio.wait_for on Python 3.11 returned the request's result instead): the loop ends,
+    so a stop or reload awaiting it does not wait forever."""
+    poller = Poller("127.0.0.1", endpoint)
+    request = poller._get
+
+    async def request_then_stop() -> None:
+        await request()
+        assert poller.task is not None
+        poller.task.cancel()
+
+    poller._get = request_then_stop  # type: ignore[method-assign]
+    poller.task = asyncio.create_task(poller.run(interval=0.001))
+    done, _ = await asyncio.wait({poller.task}, timeout=2)
+    assert poller.task in done
+    assert poller.task.cancelled()

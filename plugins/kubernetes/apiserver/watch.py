@@ -203,7 +203,8 @@ class Watch:
             if deadline is not None:
                 wait = deadline - now if wait is None else min(wait, deadline - now)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await changed.wait()
         if self.aborted or self.client_gone:
             return False
         w.write(http.LAST_CHUNK)
