@@ -330,14 +330,11 @@ class Cache(Plugin[CacheConfig]):
 
     def _passes(self, qname: bytes) -> bool:
         """fast_passes for a lower-case wire-format name: the nearest zone decides."""
-        passing, i = self._passing, 0
-        while True:
-            found = passing.get(qname[i:])
+        for name in _suffixes(qname):
+            found = self._passing.get(name)
             if found is not None:
                 return found
-            if not qname[i]:
-                return True
-            i += qname[i] + 1
+        return True
 
     def fast_fill(
         self,
