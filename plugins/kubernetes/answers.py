@@ -148,18 +148,14 @@ class AnswerTable:
 
     def file(
         self, key: Key, entry: Entry, scope: Scope, serial_at: int = 0, multicluster: bool = False
-    ) -> Prepared:
+    ) -> None:
         """Keep a packed reply for `key` (`serial_at`: where its SOA serial sits, if any)."""
-        if key in self.entries:
-            self._forget(key)
-        elif len(self.entries) >= self.capacity:
-            self._forget(next(iter(self.entries)))
-        prepared = self.entries[key] = Prepared(entry, scope, serial_at, multicluster)
-        keys = self._scopes.get(scope)
-        if keys is None:
-            keys = self._scopes[scope] = set()
-        keys.add(key)
-        return prepared
+        if key not in self.entries and len(self.entries) >= self.capacity:
+            oldest = next(iter(self.entries))
+            self._forget(oldest)
+        self._forget(key)
+        self.entries[key] = Prepared(entry, scope, serial_at, multicluster)
+        self._scopes.setdefault(scope, set()).add(key)
 
     def _forget(self, key: Key) -> None:
         old = self.entries.pop(key, None)
