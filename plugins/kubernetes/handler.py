@@ -248,14 +248,14 @@ class Kubernetes(Plugin[KubernetesConfig]):
         needs the chain is remembered as such until the index changes, so it is not computed
         twice per query.
         """
-        answers, index = self.answers, self.index
-        if index.synced:  # a Service's address: packed straight from the index
+        answers, index, synced = self.answers, self.index, self.index.synced
+        if synced:  # a Service's address: packed straight from the index
             direct = self.direct.reply(index, key, wire)
             if direct is not None:
                 answers.last = answers.held(direct[1])
                 return direct[0]
         out = answers.render(key, wire, index.serial_for, tcp)
-        if out is not None or not index.synced or key in answers.chain_only:
+        if out is not None or not synced or key in answers.chain_only:
             return out
         req = Request(
             dnslib.DNSRecord.parse(wire),
