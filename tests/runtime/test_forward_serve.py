@@ -94,6 +94,8 @@ def ip_of(reply: dns.message.Message) -> str:
 async def test_forward_to_dnsmasq_over_udp_and_tcp(dnsmasq: Start) -> None:
     up = dnsmasq({"who.example.test": "10.9.9.1"})
     port = free_port()
+    misses = ("forward", f"127.0.0.1:{up}", "tcp")
+    before = CONN_CACHE_MISSES.get(misses)  # an earlier test may have had this port
     async with running(f".:{port} {{\n    forward . 127.0.0.1:{up}\n}}\n"):
         for tcp in (False, True):
             reply = await ask(port, "Who.Example.Test", tcp=tcp)
@@ -101,7 +103,7 @@ async def test_forward_to_dnsmasq_over_udp_and_tcp(dnsmasq: Start) -> None:
             assert str(reply.question[0].name) == "Who.Example.Test."
             reply = await ask(port, "nothere.example.test", tcp=tcp)
             assert reply.rcode() == dns.rcode.NXDOMAIN
-        assert CONN_CACHE_MISSES.get(("forward", f"127.0.0.1:{up}", "tcp")) == 1
+        assert CONN_CACHE_MISSES.get(misses) - before == 1
         # CH class is not refused when forward is in the block: dnsmasq answers version.bind
         reply = await ask(port, "version.bind", "TXT", rdclass="CH")
         assert reply.rcode() == dns.rcode.NOERROR
