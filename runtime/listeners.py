@@ -244,7 +244,9 @@ class ListenerPool:
         finally:
             self.connections[key] -= 1
             writer.close()
-            with contextlib.suppress(Exception):
+            # A cancel here only cuts the wait for the close: the task ends normally, as
+            # Python 3.11's stream callback logs a cancelled connection task as an error.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
 
     async def _handshake(self, key: ListenKey, writer: asyncio.StreamWriter) -> bool:
