@@ -11,6 +11,7 @@ import dnslib
 from kdns.corefile import Corefile, CorefileError, Diagnostic, loads
 from kdns.plugins import default_registry
 from kdns.plugins.base import NOERROR, BuildContext, Handler, Proto, Request, ResponseWriter
+from kdns.plugins.wire import packed
 
 
 def load_text(text: str, *, path: str = "Corefile", env: dict[str, str] | None = None) -> Corefile:
@@ -72,7 +73,7 @@ def make_request(
     msg = dnslib.DNSRecord.question(name, qtype, qclass)
     if bufsize is not None or do:
         msg.add_ar(dnslib.EDNS0(udp_len=bufsize or 1232, flags="do" if do else ""))
-    wire = msg.pack()
+    wire = packed(msg)
     return Request(
         dnslib.DNSRecord.parse(wire),
         proto,

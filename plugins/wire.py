@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import struct
 
+import dnslib
+
 from kdns.plugins.base import EDNS_SIZE
 
 #: lower-case qname in wire label format, qtype, qclass, DO bit, CD bit.
@@ -25,6 +27,12 @@ OPT_DO = b"\x00" + struct.pack("!HHIH", OPT, EDNS_SIZE, 0x8000, 0)
 _NOT_A_QUERY = 0xF8
 #: The counts of a plain query: one question, no answer, no authority (arcount follows).
 _ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00"
+
+
+def packed(record: dnslib.DNSRecord) -> bytes:
+    """`record` on the wire, as bytes: dnslib packs into a bytearray, which the compiled
+    modules (setup.py) refuse where bytes are declared."""
+    return bytes(record.pack())
 
 
 def query_key(wire: bytes) -> Key | None:

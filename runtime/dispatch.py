@@ -31,7 +31,7 @@ from kdns.plugins.base import (
     fast_transparent,
 )
 from kdns.plugins.metrics import PANICS
-from kdns.plugins.wire import name_wire, query_key
+from kdns.plugins.wire import name_wire, packed, query_key
 from kdns.runtime.admission import DROP, admission, names_fit
 from kdns.runtime.hot import VARIANTS, Accounting, HotTable
 from kdns.runtime.writer import Writer
@@ -332,7 +332,7 @@ class ZoneMux:
         """
         msg = dnslib.DNSRecord(q=dnslib.DNSQuestion(name, qtype))
         msg.header.rd = 1
-        wire = msg.pack()
+        wire = packed(msg)
         req = Request(
             dnslib.DNSRecord.parse(wire), "tcp", ("127.0.0.1", 0), size=len(wire), server=self.label
         )

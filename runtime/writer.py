@@ -7,6 +7,7 @@ from collections.abc import Callable
 import dnslib
 
 from kdns.plugins.base import EDNS_SIZE, Request
+from kdns.plugins.wire import packed
 
 OPT = dnslib.QTYPE.OPT
 
@@ -32,7 +33,7 @@ def encode(req: Request, reply: dnslib.DNSRecord) -> bytes:
     records from the end, which sets TC.
     """
     _with_opt(req, reply)
-    wire: bytes = reply.pack()
+    wire = packed(reply)
     limit = req.udp_size
     if len(wire) <= limit:
         return wire
@@ -41,18 +42,18 @@ def encode(req: Request, reply: dnslib.DNSRecord) -> bytes:
     while extra and len(wire) > limit:
         extra.pop()
         reply.ar = [*extra, *opt]
-        wire = reply.pack()
+        wire = packed(reply)
     while len(wire) > limit and (reply.auth or reply.rr):
         reply.header.tc = 1
         if reply.auth:
             reply.auth.pop()
         else:
             reply.rr.pop()
-        wire = reply.pack()
+        wire = packed(reply)
     if len(wire) > limit:  # a huge question or OPT: header and question only
         reply.rr, reply.auth, reply.ar = [], [], opt
         reply.header.tc = 1
-        wire = reply.pack()
+        wire = packed(reply)
     return wire
 
 

@@ -23,6 +23,7 @@ from kdns.plugins.forward.metrics import (
     rcode_name,
 )
 from kdns.plugins.forward.pool import ConnPool, DatagramConn, StreamConn
+from kdns.plugins.wire import packed
 
 #: CoreDNS's adaptive dial timeout bounds, and the weight of a new dial in the average.
 MIN_DIAL_TIMEOUT, MAX_DIAL_TIMEOUT, DIAL_WEIGHT = 1.0, 30.0, 4
@@ -374,5 +375,4 @@ def _truncated(data: bytes) -> bytes:
         return data[:2] + bytes([data[2] | 0x02, data[3]]) + bytes(8)
     reply.rr, reply.auth, reply.ar = [], [], []
     reply.header.tc = 1
-    packed: bytes = reply.pack()
-    return packed
+    return packed(reply)

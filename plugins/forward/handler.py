@@ -28,6 +28,7 @@ from kdns.plugins.forward.config import MAX_UPSTREAMS, ForwardConfig, TlsClient
 from kdns.plugins.forward.metrics import HEALTHCHECK_BROKEN, MAX_CONCURRENT_REJECTS
 from kdns.plugins.forward.resolve import StartupError, lookup, nameservers
 from kdns.plugins.forward.upstream import ResolvConf, Upstream
+from kdns.plugins.wire import packed
 
 #: CoreDNS's overall deadline for one query, across every upstream tried.
 DEFAULT_TIMEOUT = 5.0
@@ -166,7 +167,7 @@ class Forward(Plugin[ForwardConfig]):
         n = len(proxies)
         if n == 0:
             raise PluginError(self.name, "no forwarder defined")
-        wire: bytes = req.msg.pack()
+        wire = packed(req.msg)
         proto = "tcp" if self.force_tcp else "udp" if self.prefer_udp else req.proto
         size = req.udp_size
         clock = asyncio.get_running_loop().time

@@ -47,7 +47,7 @@ from kdns.plugins.kubernetes.metadata import request_metadata
 from kdns.plugins.kubernetes.names import match_zone
 from kdns.plugins.kubernetes.objects import Sink
 from kdns.plugins.kubernetes.records import MAX_CNAMES, Outcome, answer, soa_rr
-from kdns.plugins.wire import Key, name_wire
+from kdns.plugins.wire import Key, name_wire, packed
 
 log = structlog.get_logger("plugin/kubernetes")
 
@@ -385,7 +385,7 @@ class Kubernetes(Plugin[KubernetesConfig]):
             return None
         msg = dnslib.DNSRecord(q=dnslib.DNSQuestion(target, qtype))
         msg.add_ar(dnslib.EDNS0(udp_len=req.udp_size, flags="do" if req.do else ""))
-        wire = msg.pack()
+        wire = packed(msg)
         sub = Request(
             dnslib.DNSRecord.parse(wire),
             req.proto,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import dnslib
 
 from kdns.plugins.loadbalance.shuffle import AAAA, CNAME, MX, A, RandBelow, shuffle
-from kdns.plugins.wire import records
+from kdns.plugins.wire import packed, records
 
 OPT = 41
 Block = tuple[int, int, int]  # start, end, type
@@ -107,5 +107,4 @@ class WireReorder:
         reply.ar = [rr for rr in reply.ar if rr.rtype != OPT]
         self.reorder(reply)
         reply.ar = [*reply.ar, *opt]
-        packed: bytes = reply.pack()
-        return packed
+        return packed(reply)

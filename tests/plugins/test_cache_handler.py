@@ -24,6 +24,7 @@ from kdns.plugins.cache.metrics import (
     SERVED_STALE,
 )
 from kdns.plugins.testing import build, make_request
+from kdns.plugins.wire import packed
 from kdns.runtime.writer import Writer
 
 Make = Callable[[Request], dnslib.DNSRecord | None]
@@ -119,7 +120,7 @@ async def exchange(cache: Cache, req: Request) -> bytes:
 
 
 def fast(cache: Cache, req: Request, now: float) -> bytes | None:
-    wire = bytes(req.msg.pack())
+    wire = packed(req.msg)
     key = query_key(wire)
     assert key is not None
     return cache.fast_answer(key, wire, now, tcp=req.proto == "tcp")
@@ -253,12 +254,12 @@ async def test_a_fill_from_bytes_stores_and_answers_as_a_miss_through_the_chain(
     sent = await exchange(chain, ask(qtype=qtype))
     filling, upstream, clock = setup(directive, make)
     req = ask(qtype=qtype)
-    wire = bytes(req.msg.pack())
+    wire = packed(req.msg)
     key = query_key(wire)
     assert key is not None
     behind = make(req)
     assert behind is not None
-    filled = filling.fast_fill(key, wire, behind.pack(), clock())
+    filled = filling.fast_fill(key, wire, packed(behind), clock())
     assert (filled is not None) == (case in FILLED)
     if filled is None:
         assert (len(filling.success), len(filling.denial)) == (0, 0)
@@ -277,10 +278,10 @@ async def test_a_fill_leaves_a_usable_entry_alone() -> None:
     cache, _, clock = setup("cache", answer(an=(A60,)))
     await exchange(cache, ask())
     req = ask("EXAMPLE.org")
-    wire = bytes(req.msg.pack())
+    wire = packed(req.msg)
     key = query_key(wire)
     assert key is not None
-    assert cache.fast_fill(key, wire, answer(an=(A60,))(req).pack(), clock()) is None
+    assert cache.fast_fill(key, wire, packed(answer(an=(A60,))(req)), clock()) is None
 
 
 async def test_servfail_is_cached_for_the_servfail_duration() -> None:
@@ -475,7 +476,7 @@ async def test_the_fast_path_passes_exactly_the_names_the_chain_never_stores(tex
     # name from one name holds for its siblings
     cache, _, _ = setup(text, answer(an=(A60,)))
     for name in [*PASSING_NAMES, *reversed(PASSING_NAMES)] * 2:
-        key = query_key(ask(name).msg.pack())
+        key = query_key(packed(ask(name).msg))
         assert key is not None
         assert cache.fast_passes(key) is passes[name], name
 

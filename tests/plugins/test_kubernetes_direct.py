@@ -15,7 +15,7 @@ import pytest
 from kdns.plugins.base import Request
 from kdns.plugins.kubernetes.handler import Kubernetes
 from kdns.plugins.testing import run
-from kdns.plugins.wire import query_key
+from kdns.plugins.wire import packed, query_key
 
 from .k8s_kit import handler
 from .test_kubernetes_answers import CASES
@@ -92,7 +92,7 @@ async def test_direct_replies_are_the_general_ones(setting: str) -> None:
                 msg.header.rd = 0 if edns else 1
                 if edns:
                     msg.add_ar(dnslib.EDNS0(udp_len=1232, flags="do"))
-                wire = msg.pack()
+                wire = packed(msg)
                 key = query_key(wire)
                 assert key is not None
                 fast = handler(options, zones=zones)
