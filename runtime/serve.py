@@ -10,11 +10,14 @@ import platform
 import signal
 import sys
 from importlib import metadata
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
 
 import structlog
 
 from kdns.corefile import Corefile
 from kdns.plugins import default_registry
+from kdns.runtime import hot
 from kdns.runtime.reload import reload_loop
 from kdns.runtime.server import RunOptions, Server, StartError
 
@@ -30,8 +33,14 @@ def version() -> str:
 
 
 def platform_line() -> str:
-    """Return the line CoreDNS prints after its version: OS/arch and runtime."""
-    return f"{sys.platform}/{platform.machine()}, python{platform.python_version()}"
+    """Return the line CoreDNS prints after its version: OS/arch, runtime and build."""
+    return f"{sys.platform}/{platform.machine()}, python{platform.python_version()}, {build()}"
+
+
+def build() -> str:
+    """Return "compiled" (setup.py built the per-query modules with mypyc) or "interpreted"."""
+    compiled = Path(hot.__file__).name.endswith(tuple(EXTENSION_SUFFIXES))
+    return "compiled" if compiled else "interpreted"
 
 
 def banner(model: Corefile) -> list[str]:

@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -13,6 +14,25 @@ import structlog
 from kdns.runtime import logs
 
 Lines = Callable[[], list[str]]
+ROOT = Path(__file__).parents[1]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A compiled module (`KDNS_COMPILE=1 pip install -e .`, setup.py) older than its source
+    would test the old code: stop and say so."""
+    stale = [
+        str(ext.relative_to(ROOT))
+        for package in ("corefile", "grammar", "plugins", "runtime")
+        for ext in (ROOT / package).rglob("*.so")
+        if (source := ext.with_name(ext.name.split(".")[0] + ".py")).exists()
+        and source.stat().st_mtime > ext.stat().st_mtime
+    ]
+    if stale:
+        pytest.exit(
+            f"compiled modules older than their source: {', '.join(stale)}; rebuild with "
+            "`KDNS_COMPILE=1 .venv/bin/pip install -e '.[test]'` (or delete them)",
+            returncode=2,
+        )
 
 
 @contextlib.contextmanager
