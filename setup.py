@@ -66,14 +66,22 @@ def native_modules() -> list[object]:
         if not link.is_symlink():
             link.symlink_to(here / package)
     os.environ["MYPYPATH"] = str(tree)
-    config = ["--config-file", str(here / "pyproject.toml"), "--explicit-package-bases"]
+    # A build environment holds setuptools and mypy, not kdns's dependencies: what comes from
+    # them is typed Any here (.ci/typecheck checks the real types, strictly)
+    options = ["--config-file=", "--python-version=3.11", "--ignore-missing-imports"]
     paths = [str(tree / "kdns" / path) for path in NATIVE]
-    extensions = mypycify(
-        config + paths,
-        only_compile_paths=paths,
-        group_name="kdns.runtime.native",
-        target_dir=str(here / "build" / "native-c"),
-    )
+    try:
+        extensions = mypycify(
+            [*options, "--explicit-package-bases", *paths],
+            only_compile_paths=paths,
+            group_name="kdns.runtime.native",
+            target_dir=str(here / "build" / "native-c"),
+        )
+    except SystemExit as exc:  # mypy's errors are printed above
+        if os.environ.get("KDNS_COMPILE") == "1":
+            raise
+        print(f"kdns: building uncompiled (mypyc: {exc})", file=sys.stderr)
+        return []
     return list(extensions)
 
 
