@@ -14,8 +14,13 @@
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
+# gcc for the per-query modules setup.py compiles with mypyc (python:3.11-slim has Python's
+# headers; without them kdns builds uncompiled). It stays in this stage.
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md setup.py ./
 COPY grammar/ grammar/
 COPY corefile/ corefile/
 COPY plugins/ plugins/
