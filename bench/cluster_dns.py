@@ -48,6 +48,8 @@ from typing import Any
 import perf
 from perf import Result, dnsperf, free_port, latency, throughput, wait_ready
 
+from kdns.runtime.serve import build
+
 NAMESPACES = 10
 HOT = 1000
 EXTERNAL = 100
@@ -366,8 +368,8 @@ def report(rows: list[tuple[str, Result, Result]], args: argparse.Namespace) -> 
     workers = f", kdns --workers {args.workers}" if args.workers > 1 else ""
     workers += ", dnsperf and the servers pinned to separate cores" if args.pinned else ""
     print(
-        f"\n{args.services} Services, {args.seconds:g}s per full-rate run{workers}; "
-        "latency at half of dnsmasq's maximum and cold passes: "
+        f"\n{args.services} Services, kdns {build()}, {args.seconds:g}s per full-rate run"
+        f"{workers}; latency at half of dnsmasq's maximum and cold passes: "
         f"median of {args.rounds} rounds"
     )
     head = (
