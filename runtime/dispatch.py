@@ -219,8 +219,9 @@ class ZoneMux:
             giver = filling[0] if filling else i
             reusing = route.reusers[giver]
             reuse = reusing.fast_reuse() if reusing is not None else None
-            # what every answer given for these query bytes shares, whoever counts it
-            shape = (
+            seconds = time.perf_counter() - start
+            repeat = reuse[1] if reuse is not None and not filling else count_nothing
+            accounting = Accounting(
                 self.label,
                 route.zone,
                 proto,
@@ -229,12 +230,11 @@ class ZoneMux:
                 len(wire),
                 len(reply),
                 reply[3] & 0xF,
-            )
-            seconds = time.perf_counter() - start
-            observers, passed_before = route.observers, route.passed_before
-            repeat = reuse[1] if reuse is not None and not filling else count_nothing
-            accounting = Accounting(
-                *shape, answerer.name, seconds, observers, passed_before[i], repeat
+                answerer.name,
+                seconds,
+                route.observers,
+                route.passed_before[i],
+                repeat,
             )
             v6 = ":" in remote[0]
             # an answer that counts nothing of its own is counted with the entry's hits to
@@ -245,9 +245,8 @@ class ZoneMux:
                     passed.fast_passed(self.label)
                 accounting.observe("2" if v6 else "1")
             if filling and reuse is not None:  # the hits to come are the filler's
-                filler_name = route.fast[giver].name
-                accounting = Accounting(
-                    *shape, filler_name, seconds, observers, passed_before[giver], reuse[1]
+                accounting = accounting.handed(
+                    route.fast[giver].name, route.passed_before[giver], reuse[1]
                 )
             if reuse is not None:
                 variants = [reply]

@@ -27,7 +27,7 @@ entry is filled, and the entry sends them in turn (DESIGN.md: "pre-rendered rota
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, cast
+from typing import cast
 
 from kdns.plugins.base import FastObserver, FastPass, Fresh, Renewable
 
@@ -37,23 +37,76 @@ VARIANTS = 8
 CAPACITY = 20_000
 
 
-class Accounting(NamedTuple):
-    """What one answer counts: the labels the observers take, and who else counts it (a
-    tuple: one is made per answer the fast path builds, and a frozen dataclass costs 3x)."""
+class Accounting:
+    """What one answer counts: the labels the observers take, and who else counts it (one is
+    made per answer the fast path builds: a plain class, which the compiled build (setup.py)
+    makes without a Python call)."""
 
-    server: str
-    zone: str
-    proto: str
-    qtype: int
-    do: bool
-    request_size: int
-    response_size: int
-    rcode: int
-    plugin: str
-    seconds: float
-    observers: tuple[FastObserver, ...]
-    passed: tuple[FastPass, ...]
-    repeat: Callable[[int], None]
+    __slots__ = (
+        "do",
+        "observers",
+        "passed",
+        "plugin",
+        "proto",
+        "qtype",
+        "rcode",
+        "repeat",
+        "request_size",
+        "response_size",
+        "seconds",
+        "server",
+        "zone",
+    )
+
+    def __init__(
+        self,
+        server: str,
+        zone: str,
+        proto: str,
+        qtype: int,
+        do: bool,
+        request_size: int,
+        response_size: int,
+        rcode: int,
+        plugin: str,
+        seconds: float,
+        observers: tuple[FastObserver, ...],
+        passed: tuple[FastPass, ...],
+        repeat: Callable[[int], None],
+    ) -> None:
+        self.server = server
+        self.zone = zone
+        self.proto = proto
+        self.qtype = qtype
+        self.do = do
+        self.request_size = request_size
+        self.response_size = response_size
+        self.rcode = rcode
+        self.plugin = plugin
+        self.seconds = seconds
+        self.observers = observers
+        self.passed = passed
+        self.repeat = repeat
+
+    def handed(
+        self, plugin: str, passed: tuple[FastPass, ...], repeat: Callable[[int], None]
+    ) -> Accounting:
+        """The same answer counted as `plugin`'s, with its own passers and repeat counter."""
+        return Accounting(
+            self.server,
+            self.zone,
+            self.proto,
+            self.qtype,
+            self.do,
+            self.request_size,
+            self.response_size,
+            self.rcode,
+            plugin,
+            self.seconds,
+            self.observers,
+            passed,
+            repeat,
+        )
 
     def observe(self, family: str, count: int = 1) -> None:
         """Hand `count` answers to clients of `family` ("1" IPv4, "2" IPv6) to the observers."""
