@@ -71,10 +71,11 @@ class Direct:
         if service in _WILDCARDS or namespace in _WILDCARDS:
             return None
         # latin-1 never fails; a byte no Service or namespace name has finds nothing below
+        # (the index's tables read as has_namespace and service do: a method call costs more)
         ns = namespace.decode("latin-1")
-        if (self.listed and ns not in self.listed) or not index.has_namespace(ns):
+        if (self.listed and ns not in self.listed) or ns not in index.namespaces:
             return None
-        svc = index.service(ns, service.decode("latin-1"))
+        svc = index.services.get((ns, service.decode("latin-1")))
         if svc is None or svc.kind != "ClusterIP":
             return None
         records: list[bytes] = []
