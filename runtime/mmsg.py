@@ -62,6 +62,7 @@ class _Mmsghdr(ctypes.Structure):
 # for the send side's msg_name pointer and iov_len): a memoryview item costs a third of a
 # ctypes field access, and the batch loop does several per datagram.
 _WORDS = ctypes.sizeof(_Mmsghdr) // 4
+_WORDS64 = ctypes.sizeof(_Mmsghdr) // 8
 _LEN = _Mmsghdr.msg_len.offset // 4
 _FLAGS = _Msghdr.msg_flags.offset // 4
 _NAMELEN = _Msghdr.msg_namelen.offset // 4
@@ -191,6 +192,7 @@ class BatchUdp:
         how many it holds."""
         inview, outview = self._inview, self._outview
         r32, s32, s64, siov64 = self._r32, self._s32, self._s64, self._siov64
+        names_at = self._names_at
         hot = mux.hot_udp if mux.fast_enabled else None
         v6 = self.v6
         sent = 0
@@ -212,7 +214,7 @@ class BatchUdp:
             size, out = len(reply), sent * SIZE
             outview[out : out + size] = reply
             siov64[sent * _IOV_WORDS + _IOVLEN] = size
-            s64[sent * (_WORDS // 2) + _NAMEPTR] = self._names_at[i]
+            s64[sent * _WORDS64 + _NAMEPTR] = names_at[i]
             s32[sent * _WORDS + _NAMELEN] = r32[at + _NAMELEN]
             sent += 1
         return sent
