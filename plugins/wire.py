@@ -8,6 +8,7 @@ record's TTL sits so a hit can rewrite TTLs in place.
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 import dnslib
 
@@ -16,17 +17,17 @@ from kdns.plugins.base import EDNS_SIZE
 #: lower-case qname in wire label format, qtype, qclass, DO bit, CD bit.
 Key = tuple[bytes, int, int, bool, bool]
 
-OPT = 41
-SOA = 6
-HEADER = 12
+OPT: Final = 41
+SOA: Final = 6
+HEADER: Final = 12
 #: The OPT record the runtime writer appends for an EDNS client when the reply has none:
 #: root owner, type OPT, class = our UDP size, TTL = extended rcode 0, version 0, flags.
-OPT_PLAIN = b"\x00" + struct.pack("!HHIH", OPT, EDNS_SIZE, 0, 0)
-OPT_DO = b"\x00" + struct.pack("!HHIH", OPT, EDNS_SIZE, 0x8000, 0)
+OPT_PLAIN: Final = b"\x00" + struct.pack("!HHIH", OPT, EDNS_SIZE, 0, 0)
+OPT_DO: Final = b"\x00" + struct.pack("!HHIH", OPT, EDNS_SIZE, 0x8000, 0)
 #: Flags a query on the fast path must not have: QR (it is a response) and any opcode.
-_NOT_A_QUERY = 0xF8
+_NOT_A_QUERY: Final = 0xF8
 #: The counts of a plain query: one question, no answer, no authority (arcount follows).
-_ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00"
+_ONE_QUESTION: Final = b"\x00\x01\x00\x00\x00\x00"
 
 
 def packed(record: dnslib.DNSRecord) -> bytes:
@@ -76,7 +77,7 @@ def query_key(wire: bytes) -> Key | None:
         do = bool(wire[pos + 7] & 0x80)
     elif pos != n:
         return None
-    return (bytes(wire[HEADER:end]).lower(), qtype, qclass, do, bool(wire[3] & 0x10))
+    return (wire[HEADER:end].lower(), qtype, qclass, do, bool(wire[3] & 0x10))
 
 
 def client_size(wire: bytes, qname_len: int, tcp: bool = False) -> tuple[int, bool]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 import dnslib
 
 from kdns.plugins.base import FORMERR, NOTIMP
 
-QUERY, NOTIFY = 0, 4
+QUERY: Final = 0
+NOTIFY: Final = 4
 #: What `admission` says of a packet that gets no reply at all.
-DROP = -1
+DROP: Final = -1
 
 
 def admission(wire: bytes) -> int | None:

@@ -7,6 +7,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 import dnslib
 import structlog
@@ -39,11 +40,12 @@ from kdns.runtime.writer import Writer
 log = structlog.get_logger("kdns.server")
 
 #: How deep lookups a plugin makes through the server (CNAME targets) may nest.
-MAX_INTERNAL_DEPTH = 8
+MAX_INTERNAL_DEPTH: Final = 8
 _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("kdns_internal_depth", default=0)
 
-IN, DS = 1, 43
-BADVERS = 16
+IN: Final = 1
+DS: Final = 43
+BADVERS: Final = 16
 
 
 @dataclass(slots=True)

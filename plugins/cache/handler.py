@@ -19,6 +19,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Final
 
 import dnslib
 import structlog
@@ -69,7 +70,7 @@ log = structlog.get_logger("plugin/cache")
 
 Labels = tuple[str, str, str]
 #: Parent names whose fast_passes answer a cache keeps (then it starts over).
-PARENTS = 4096
+PARENTS: Final = 4096
 
 
 def request_key(req: Request) -> Key:

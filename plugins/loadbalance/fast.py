@@ -13,13 +13,14 @@ round_robin policy runs here; `prefer` and `weighted` keep their blocks on the c
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 import dnslib
 
 from kdns.plugins.loadbalance.shuffle import AAAA, CNAME, MX, A, RandBelow, shuffle
 from kdns.plugins.wire import packed, records
 
-OPT = 41
+OPT: Final = 41
 Block = tuple[int, int, int]  # start, end, type
 
 
