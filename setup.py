@@ -27,6 +27,7 @@ NATIVE = [
     "plugins/kubernetes/answers.py",
     "plugins/kubernetes/direct.py",
     "plugins/kubernetes/handler.py",
+    "plugins/kubernetes/scopes.py",
     "plugins/loadbalance/fast.py",
     "plugins/prometheus/handler.py",
     "runtime/admission.py",

@@ -20,21 +20,23 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Final
 
 import dnslib
 
 from kdns.plugins.base import Request
-from kdns.plugins.kubernetes.index import ALL, PODS, Scope, service_scope
+from kdns.plugins.kubernetes.scopes import ALL, PODS, Scope, service_scope
 from kdns.plugins.packed import Entry, pack
 from kdns.plugins.wire import Key, name_wire, soa_serial_offset
 
 #: The scope of answers that depend on more than one Service (dropped on every change).
 SHARED: Scope = ("shared",)
 #: How many answers are kept; past it the oldest is dropped (a cold start refills on demand).
-CAPACITY = 50_000
-SVC_LABEL, POD_LABEL = "svc", "pod"
+CAPACITY: Final = 50_000
+SVC_LABEL: Final = "svc"
+POD_LABEL: Final = "pod"
 WILDCARDS = ("*", "any")
-CNAME = 5
+CNAME: Final = 5
 
 
 def scope_of(qname: str, zone: str, reply: dnslib.DNSRecord) -> Scope:

@@ -41,12 +41,13 @@ from kdns.plugins.kubernetes.answers import AnswerTable, scope_of
 from kdns.plugins.kubernetes.axfr import zone_transfer
 from kdns.plugins.kubernetes.config import KubernetesConfig
 from kdns.plugins.kubernetes.direct import Direct
-from kdns.plugins.kubernetes.index import ALL, Index
+from kdns.plugins.kubernetes.index import Index
 from kdns.plugins.kubernetes.local import own_addresses
 from kdns.plugins.kubernetes.metadata import request_metadata
 from kdns.plugins.kubernetes.names import match_zone
 from kdns.plugins.kubernetes.objects import Sink
 from kdns.plugins.kubernetes.records import MAX_CNAMES, Outcome, answer, soa_rr
+from kdns.plugins.kubernetes.scopes import ALL
 from kdns.plugins.wire import Key, name_wire, packed
 
 log = structlog.get_logger("plugin/kubernetes")

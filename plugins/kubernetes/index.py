@@ -32,6 +32,7 @@ from kdns.plugins.kubernetes.objects import (
     Service,
     ServiceImport,
 )
+from kdns.plugins.kubernetes.scopes import ALL, PODS, Scope, service_scope
 
 Key = tuple[str, str]
 T = TypeVar("T")
@@ -108,19 +109,6 @@ def _slice_view(s: EndpointSlice) -> object:
 
 def _pod_view(p: Pod) -> object:
     return p.ip
-
-
-#: What a change alters: the names of one Service ("svc", namespace, name), the pod names
-#: (PODS), or anything (ALL). Every change also alters names outside any one Service's
-#: (reverse names, wildcards, the namespace level): answers.py drops those on every scope.
-Scope = tuple[str, ...]
-ALL: Scope = ("all",)
-PODS: Scope = ("pod",)
-
-
-def service_scope(namespace: str, name: str) -> Scope:
-    """Return the scope of the names of one Service (and its endpoints and ports)."""
-    return ("svc", namespace, name)
 
 
 class Index:

@@ -19,7 +19,7 @@ from kdns.plugins.kubernetes import convert
 from kdns.plugins.kubernetes.axfr import zone_transfer
 from kdns.plugins.kubernetes.config import KubernetesConfig, watched_kinds
 from kdns.plugins.kubernetes.controller import Controller, label_selector
-from kdns.plugins.kubernetes.index import ALL, Index, Scope, service_scope
+from kdns.plugins.kubernetes.index import Index
 from kdns.plugins.kubernetes.names import RecordRequest, parse_request
 from kdns.plugins.kubernetes.objects import (
     Endpoint,
@@ -30,6 +30,7 @@ from kdns.plugins.kubernetes.objects import (
     Service,
     ServiceImport,
 )
+from kdns.plugins.kubernetes.scopes import ALL, Scope, service_scope
 
 from .k8s_kit import CLOCK, Expect, a, ask, check, config, handler, ok, srv
 from .kube_support import FAST, RecordingSink, Stub
