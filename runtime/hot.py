@@ -27,14 +27,14 @@ entry is filled, and the entry sends them in turn (DESIGN.md: "pre-rendered rota
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Final, cast
 
 from kdns.plugins.base import FastObserver, FastPass, Fresh, Renewable
 
 #: How many differently shuffled copies an entry keeps when loadbalance is in front.
-VARIANTS = 8
+VARIANTS: Final = 8
 #: Entries per table; past it the oldest is flushed and dropped.
-CAPACITY = 20_000
+CAPACITY: Final = 20_000
 
 
 class Accounting:
@@ -131,50 +131,58 @@ class Accounting:
 class HotEntry:
     """One reply kept for one query's bytes."""
 
-    __slots__ = ("accounting", "fresh", "hits", "offsets", "tails", "turn")
+    __slots__ = ("accounting", "fresh", "hits4", "hits6", "offsets", "tail", "turn", "variants")
 
-    def __init__(self, tails: list[bytes], fresh: Fresh, accounting: Accounting) -> None:
-        #: The reply's bytes after the ID, one per variant.
-        self.tails = tails
+    def __init__(
+        self, tail: bytes, variants: tuple[bytes, ...], fresh: Fresh, accounting: Accounting
+    ) -> None:
+        #: The reply's bytes after the ID.
+        self.tail = tail
+        #: With loadbalance in front, the differently shuffled copies (bytes after the ID) sent
+        #: in turn, `tail` the first of them; else empty.
+        self.variants = variants
         self.turn = 0
         self.fresh = fresh
         self.accounting = accounting
-        #: Answers sent from this entry and not yet counted: [IPv4 clients, IPv6 clients].
-        self.hits = [0, 0]
-        #: Where each tail's TTLs sit, found at the first renewal.
-        self.offsets: list[tuple[int, ...]] | None = None
+        #: Answers sent from this entry and not yet counted, to IPv4 and to IPv6 clients (two
+        #: plain fields, not a list: one object less per entry for the collector).
+        self.hits4 = 0
+        self.hits6 = 0
+        #: Where the tail's TTLs sit, found at the first renewal.
+        self.offsets: tuple[int, ...] | None = None
 
     def renew(self) -> bool:
         """Bring a stale entry up to date when only its TTLs moved (Renewable); False if not."""
         fresh = self.fresh
         renew = getattr(fresh, "renew", None)  # not isinstance: a Protocol check costs more
-        if renew is None or len(self.tails) > 1:
+        if renew is None or self.variants:
             return False  # loadbalance's copies: built again, so the orders stay fresh too
         ttl = renew()
         if ttl is None:
             return False
         if self.offsets is None:  # the tail starts after the ID
-            self.offsets = [tuple(o - 2 for o in cast(Renewable, fresh).ttl_offsets)]
-        tail, packed = self.tails[0], ttl.to_bytes(4, "big")
+            self.offsets = tuple(o - 2 for o in cast(Renewable, fresh).ttl_offsets)
+        tail, packed = self.tail, ttl.to_bytes(4, "big")
         parts: list[bytes] = []
         done = 0
-        for at in self.offsets[0]:
+        for at in self.offsets:
             parts += (tail[done:at], packed)
             done = at + 4
         parts.append(tail[done:])
-        self.tails[0] = b"".join(parts)
+        self.tail = b"".join(parts)
         return True
 
     def flush(self) -> None:
         """Count the answers sent since the last flush, as the fast path would have."""
-        hits, acc = self.hits, self.accounting
-        total = hits[0] + hits[1]
+        hits4, hits6, acc = self.hits4, self.hits6, self.accounting
+        total = hits4 + hits6
         if not total:
             return
-        self.hits = [0, 0]
-        for family, count in (("1", hits[0]), ("2", hits[1])):
-            if count:
-                acc.observe(family, count)
+        self.hits4 = self.hits6 = 0
+        if hits4:
+            acc.observe("1", hits4)
+        if hits6:
+            acc.observe("2", hits6)
         for passed in acc.passed:
             passed.fast_passed(acc.server, total)
         acc.repeat(total)
@@ -197,13 +205,16 @@ class HotTable:
             entry.flush()
             del self.entries[wire[2:]]
             return None
-        entry.hits[v6] += 1
-        tails = entry.tails
-        if len(tails) == 1:
-            return wire[:2] + tails[0]
+        if v6:
+            entry.hits6 += 1
+        else:
+            entry.hits4 += 1
+        variants = entry.variants
+        if not variants:
+            return wire[:2] + entry.tail
         turn = entry.turn
-        entry.turn = (turn + 1) % len(tails)
-        return wire[:2] + tails[turn]
+        entry.turn = (turn + 1) % len(variants)
+        return wire[:2] + variants[turn]
 
     def keep(
         self,
@@ -225,10 +236,13 @@ class HotTable:
         elif len(self.entries) >= self.capacity:
             oldest = next(iter(self.entries))
             self.entries.pop(oldest).flush()
-        tails = [replies[0][2:]] if len(replies) == 1 else [r[2:] for r in replies]
-        entry = self.entries[key] = HotEntry(tails, fresh, acc)
-        if uncounted is not None:
-            entry.hits[uncounted] = 1
+        variants = tuple(r[2:] for r in replies) if len(replies) > 1 else ()
+        tail = variants[0] if variants else replies[0][2:]
+        entry = self.entries[key] = HotEntry(tail, variants, fresh, acc)
+        if uncounted:
+            entry.hits6 = 1
+        elif uncounted is not None:
+            entry.hits4 = 1
 
     def flush(self) -> None:
         """Count every entry's pending answers."""

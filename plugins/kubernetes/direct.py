@@ -15,25 +15,33 @@ ExternalName Services, a Service without an address of the family (NODATA), mult
 from __future__ import annotations
 
 import socket
+from typing import Final
 
 from kdns.plugins.kubernetes.answers import WILDCARDS
 from kdns.plugins.kubernetes.config import KubernetesConfig
-from kdns.plugins.kubernetes.index import Index, Scope, service_scope
+from kdns.plugins.kubernetes.index import Index
 from kdns.plugins.kubernetes.names import is_ipv4, parse_ip
+from kdns.plugins.kubernetes.scopes import Scope, service_scope
 from kdns.plugins.wire import OPT_DO, OPT_PLAIN, Key, name_wire
 
-A, AAAA, IN = 1, 28, 1
-_SVC = b"\x03svc"
-_ARPA = b"\x04arpa\x00"
+A: Final = 1
+AAAA: Final = 28
+IN: Final = 1
+_SVC: Final = b"\x03svc"
+_ARPA: Final = b"\x04arpa\x00"
 #: An answer's owner (the question's name), type and class.
-_HEAD_A, _HEAD_AAAA = b"\xc0\x0c\x00\x01\x00\x01", b"\xc0\x0c\x00\x1c\x00\x01"
-_WILDCARDS = frozenset(w.encode() for w in WILDCARDS)
+_HEAD_A: Final = b"\xc0\x0c\x00\x01\x00\x01"
+_HEAD_AAAA: Final = b"\xc0\x0c\x00\x1c\x00\x01"
+#: A tuple, not a set: two short comparisons cost less than hashing the label.
+_WILDCARDS: Final = tuple(w.encode() for w in WILDCARDS)
+_AF_INET: Final = socket.AF_INET
+_inet_pton: Final = socket.inet_pton
 
 
 class Direct:
     """Packs Service address answers for one kubernetes configuration."""
 
-    __slots__ = ("heads", "listed", "nested", "zones")
+    __slots__ = ("head_a", "head_aaaa", "listed", "nested", "zones")
 
     def __init__(self, config: KubernetesConfig) -> None:
         #: Every zone of the plugin in wire form, and whether its Services are answered here.
@@ -48,15 +56,22 @@ class Direct:
         #: or not, checking is only slower): a name is then checked against the longer ones.
         self.nested = any(a != b and a.endswith(b) for a in self.zones for b in self.zones)
         self.listed = frozenset(config.namespaces)
-        #: An answer record's bytes before the address, by type.
+        #: An A and an AAAA answer record's bytes before the address.
         ttl = config.ttl.to_bytes(4, "big")
-        self.heads = {A: _HEAD_A + ttl + b"\x00\x04", AAAA: _HEAD_AAAA + ttl + b"\x00\x10"}
+        self.head_a = _HEAD_A + ttl + b"\x00\x04"
+        self.head_aaaa = _HEAD_AAAA + ttl + b"\x00\x10"
 
     def reply(self, index: Index, key: Key, wire: bytes) -> tuple[bytes, Scope] | None:
         """Return the reply to raw query `wire` (key `key`) and the scope it depends on, or
         None when the general way must compute it."""
-        qname, head = key[0], self.heads.get(key[1])
-        if head is None or key[2] != IN or not qname[0]:
+        qname, qtype = key[0], key[1]
+        if qtype == A:
+            head, size = self.head_a, 4
+        elif qtype == AAAA:
+            head, size = self.head_aaaa, 16
+        else:
+            return None
+        if key[2] != IN or not qname[0]:
             return None
         # service . namespace . svc . zone, the zone being the longest of the plugin's
         at = qname[0] + 1
@@ -78,24 +93,33 @@ class Direct:
         svc = index.services.get((ns, service.decode("latin-1")))
         if svc is None or svc.kind != "ClusterIP":
             return None
-        records: list[bytes] = []
-        ips = svc.cluster_ips  # at most one per family
-        size = 4 if key[1] == A else 16
-        for n, text in enumerate(ips):
+        address = None
+        for text in svc.cluster_ips:
             packed = _packed(text)
             if packed is None:
                 return None
-            if len(packed) == size and (not n or text not in ips[:n]):
-                records.append(head + packed)
-        if not records:
+            if len(packed) == size:
+                if address is not None:
+                    return None  # two of one family (the API allows one): the general way
+                address = packed
+        if address is None:
             return None
-        opt = (OPT_DO if key[3] else OPT_PLAIN) if wire[11] else b""  # as the writer adds it
-        # QR AA and the client's RD CD; one question, the answers, the OPT if any
-        flags = (0x84 | (wire[2] & 0x79), wire[3] & 0x10)
-        counts = (0, 1, 0, len(records), 0, 0, 0, 1 if opt else 0)
+        opt = wire[11]
+        rest = (OPT_DO if key[3] else OPT_PLAIN) if opt else b""  # as the writer adds it
+        header = _HEADERS[(wire[2] & 1) | (key[4] << 1) | (4 if opt else 0)]
         question = wire[12 : 16 + len(qname)]
-        reply = b"".join((wire[0:2], bytes((*flags, *counts)), question, *records, opt))
+        reply = b"".join((wire[0:2], header, question, head, address, rest))
         return reply, service_scope(ns, svc.name)
+
+
+def _header(rd: int, cd: int, opt: int) -> bytes:
+    """A reply's header after the ID: QR AA and the client's RD and CD (query_key let only
+    opcode QUERY through); one question, one answer, the OPT if any."""
+    return bytes((0x84 | rd, cd << 4, 0, 1, 0, 1, 0, 0, 0, opt))
+
+
+#: The header by the query's RD bit, CD bit (key[4]) and OPT (in that order, low bit first).
+_HEADERS: Final = [_header(n & 1, n >> 1 & 1, n >> 2) for n in range(8)]
 
 
 def _packed(text: str) -> bytes | None:
@@ -103,7 +127,7 @@ def _packed(text: str) -> bytes | None:
     it (IPv4-mapped IPv6 is IPv4, as in Go); None if it is not an address."""
     if ":" not in text:
         try:
-            return socket.inet_pton(socket.AF_INET, text)  # no leading zeros, as Go and ipaddress
+            return _inet_pton(_AF_INET, text)  # no leading zeros, as Go and ipaddress
         except OSError:
             return None
     ip = parse_ip(text)

@@ -190,7 +190,7 @@ async def test_a_hot_cache_hit_outlives_its_ttl_tick_with_the_ttl_rewritten() ->
         await same_bytes(port, many, 4)
         assert mux.fast(many, "udp", remote) is not None
         shuffled = mux.hot_udp.entries[many[2:]]
-        assert len(shuffled.tails) > 1
+        assert len(shuffled.variants) > 1
         now[0] += 1
         assert mux.fast(many, "udp", remote) is not None
         assert mux.hot_udp.entries[many[2:]] is not shuffled  # new copies, new orders
