@@ -32,8 +32,11 @@ log = structlog.get_logger("kdns.server")
 #: answered FORMERR: no DNS query needs more).
 BATCH = 32
 SIZE = 4096
-#: sizeof(struct sockaddr_in6), which holds an IPv4 sockaddr as well.
+#: sizeof(struct sockaddr_in6), which holds an IPv4 sockaddr as well, and sizeof(sockaddr_in).
 NAME = 28
+SOCKADDR_IN = 16
+#: Client addresses kept as text; past it, the table starts again.
+TEXTS = 4096
 MSG_DONTWAIT = 0x40
 MSG_TRUNC = 0x20
 
@@ -60,12 +63,11 @@ class _Mmsghdr(ctypes.Structure):
 
 # Where the per-datagram fields sit, in 32-bit words of an mmsghdr array (and 64-bit words
 # for the send side's msg_name pointer and iov_len): a memoryview item costs a third of a
-# ctypes field access, and the batch loop does several per datagram.
+# ctypes field access.
 _WORDS = ctypes.sizeof(_Mmsghdr) // 4
 _WORDS64 = ctypes.sizeof(_Mmsghdr) // 8
 _LEN = _Mmsghdr.msg_len.offset // 4
 _FLAGS = _Msghdr.msg_flags.offset // 4
-_NAMELEN = _Msghdr.msg_namelen.offset // 4
 _NAMEPTR = _Msghdr.msg_name.offset // 8
 _IOVLEN = _Iovec.iov_len.offset // 8
 _IOV_WORDS = ctypes.sizeof(_Iovec) // 8
@@ -88,16 +90,6 @@ def _libc() -> Any:
 _LIBC = _libc()
 #: Whether batched UDP is available here.
 AVAILABLE = _LIBC is not None
-
-
-def _address(names: memoryview, at: int, v6: bool) -> tuple[Any, ...]:
-    """Decode the sockaddr_in or sockaddr_in6 at `at` into the address tuple `sendto` takes."""
-    port = (names[at + 2] << 8) | names[at + 3]
-    if v6:
-        flow = int.from_bytes(names[at + 4 : at + 8], "big")
-        scope = int.from_bytes(names[at + 24 : at + 28], sys.byteorder)
-        return socket.inet_ntop(socket.AF_INET6, names[at + 8 : at + 24]), port, flow, scope
-    return socket.inet_ntoa(names[at + 4 : at + 8]), port
 
 
 class BatchUdp:
@@ -123,7 +115,8 @@ class BatchUdp:
         self._maps = (mmap.mmap(-1, SIZE * BATCH), mmap.mmap(-1, SIZE * BATCH))
         self._in = (ctypes.c_char * (SIZE * BATCH)).from_buffer(self._maps[0])
         self._out = (ctypes.c_char * (SIZE * BATCH)).from_buffer(self._maps[1])
-        self._names = (ctypes.c_char * (NAME * BATCH))()
+        self._namemap = mmap.mmap(-1, NAME * BATCH)
+        self._names = (ctypes.c_char * (NAME * BATCH)).from_buffer(self._namemap)
         self._rmsgs = (_Mmsghdr * BATCH)()
         self._smsgs = (_Mmsghdr * BATCH)()
         self._riov = (_Iovec * BATCH)()
@@ -139,14 +132,19 @@ class BatchUdp:
                 hdr.msg_namelen = NAME
                 hdr.msg_iov = ctypes.pointer(iov[i])
                 hdr.msg_iovlen = 1
+            # the kernel writes each address's length over the receive side's room for it:
+            # always the socket family's sockaddr size, so that room stays enough, and every
+            # reply goes to an address of that size
+            self._smsgs[i].msg_hdr.msg_namelen = NAME if self.v6 else SOCKADDR_IN
         self._r32 = _words(self._rmsgs, "I")
-        self._s32 = _words(self._smsgs, "I")
         self._s64 = _words(self._smsgs, "Q")
         self._siov64 = _words(self._siov, "Q")
-        self._inview = memoryview(self._in).cast("B")
-        self._outview = memoryview(self._out).cast("B")
-        self._namesview = memoryview(self._names).cast("B")
         self._names_at = [names + i * NAME for i in range(BATCH)]
+        #: Whether a send header points at another datagram's address than its own (a batch
+        #: where some query went to the chain): put back after the send.
+        self._moved = False
+        #: Client addresses as text, by their bytes: clients are few, decoding costs more.
+        self._texts: dict[bytes, str] = {}
 
     def start(self) -> None:
         """Serve the socket from the running loop."""
@@ -168,7 +166,7 @@ class BatchUdp:
     def _drain(self) -> None:
         """Read what the socket holds, a batch at a time, and answer it."""
         assert _LIBC is not None
-        rmsgs, smsgs, r32 = self._rmsgs, self._smsgs, self._r32
+        rmsgs, smsgs = self._rmsgs, self._smsgs
         while True:
             got = _LIBC.recvmmsg(self.fd, ctypes.byref(rmsgs), BATCH, MSG_DONTWAIT, None)
             if got <= 0:
@@ -181,47 +179,71 @@ class BatchUdp:
             except Exception:  # never let one batch stop the listener (the paths it calls
                 # catch their own errors; this is the last line of defence)
                 log.exception("answering a UDP batch failed", server=str(self.key))
-            finally:  # the kernel wrote each received address's length: room again
-                for i in range(got):
-                    r32[i * _WORDS + _NAMELEN] = NAME
+            finally:
+                if self._moved:
+                    self._put_back()
             if got < BATCH:
                 return
 
     def _answer(self, mux: ZoneMux, got: int) -> int:
         """Answer `got` datagrams; fill the send batch with the immediate replies; return
         how many it holds."""
-        inview, outview = self._inview, self._outview
-        r32, s32, s64, siov64 = self._r32, self._s32, self._s64, self._siov64
-        names_at = self._names_at
+        inmap, outmap = self._maps
+        siov64 = self._siov64
         hot = mux.hot_udp if mux.fast_enabled else None
         v6 = self.v6
         sent = 0
-        for i in range(got):
-            start, at = i * SIZE, i * _WORDS
-            data = bytes(inview[start : start + r32[at + _LEN]])
+        # the datagrams' lengths in one read (mmap slices are bytes: no view per datagram)
+        for i, length in enumerate(self._r32[_LEN : got * _WORDS : _WORDS].tolist()):
+            start = i * SIZE
+            data = inmap[start : start + length]
             reply = hot.answer(data, v6) if hot is not None else None
             if reply is None:
-                if r32[at + _FLAGS] & MSG_TRUNC:
+                if length == SIZE and self._r32[i * _WORDS + _FLAGS] & MSG_TRUNC:
                     reply = error_reply(data, FORMERR)
                     if reply is None:
                         continue
                 else:
-                    addr = self._sender(i)
-                    reply = mux.fast_cold(data, "udp", (addr[0], addr[1]))
+                    reply = mux.fast_cold(data, "udp", self._remote(i))
                     if reply is None:
-                        self._later(mux, data, addr)
+                        self._later(mux, data, self._sender(i))
                         continue
             size, out = len(reply), sent * SIZE
-            outview[out : out + size] = reply
+            outmap[out : out + size] = reply
             siov64[sent * _IOV_WORDS + _IOVLEN] = size
-            s64[sent * _WORDS64 + _NAMEPTR] = names_at[i]
-            s32[sent * _WORDS + _NAMELEN] = r32[at + _NAMELEN]
+            if sent != i:  # an earlier one went to the chain: this reply takes its place
+                self._s64[sent * _WORDS64 + _NAMEPTR] = self._names_at[i]
+                self._moved = True
             sent += 1
         return sent
 
+    def _put_back(self) -> None:
+        """Point every send header at its own datagram's address again."""
+        for i, at in enumerate(self._names_at):
+            self._s64[i * _WORDS64 + _NAMEPTR] = at
+        self._moved = False
+
+    def _remote(self, i: int) -> tuple[str, int]:
+        """The address and port datagram `i` of the batch came from."""
+        names, at = self._namemap, i * NAME
+        raw = names[at + 8 : at + 24] if self.v6 else names[at + 4 : at + 8]
+        text = self._texts.get(raw)
+        if text is None:
+            if len(self._texts) >= TEXTS:
+                self._texts.clear()
+            family = socket.AF_INET6 if self.v6 else socket.AF_INET
+            text = self._texts[raw] = socket.inet_ntop(family, raw)
+        return text, int.from_bytes(names[at + 2 : at + 4], "big")
+
     def _sender(self, i: int) -> tuple[Any, ...]:
         """The address datagram `i` of the batch came from, as `sendto` takes it."""
-        return _address(self._namesview, i * NAME, self.v6)
+        address = self._remote(i)
+        if not self.v6:
+            return address
+        names, at = self._namemap, i * NAME
+        flow = int.from_bytes(names[at + 4 : at + 8], "big")
+        scope = int.from_bytes(names[at + 24 : at + 28], sys.byteorder)
+        return (*address, flow, scope)
 
     def _later(self, mux: ZoneMux, data: bytes, addr: tuple[Any, ...]) -> None:
         """Answer through the plugin chain; the reply goes out with sendto when it is ready."""
