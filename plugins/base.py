@@ -324,12 +324,13 @@ class FastAnswer(Protocol):
         key: tuple[bytes, int, int, bool, bool],
         wire: bytes,
         now: float,
-        *,
         server: str | None = None,
         remote: tuple[str, int] = ("0.0.0.0", 0),
         tcp: bool = False,
     ) -> bytes | None:
-        """Return the reply bytes for a raw query, or None to send it down the chain."""
+        """Return the reply bytes for a raw query, or None to send it down the chain (the fast
+        path passes every argument by position: keywords cost a compiled answerer a parse per
+        call)."""
         ...
 
 

@@ -46,6 +46,8 @@ _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("kdns_internal_dept
 IN: Final = 1
 DS: Final = 43
 BADVERS: Final = 16
+#: Bound once, not read from the time module per query.
+_perf_counter: Final = time.perf_counter
 
 
 @dataclass(slots=True)
@@ -184,7 +186,7 @@ class ZoneMux:
                 route = self.wire_routes.get(qname[i:])
             if route is None or not route.fast:
                 return None
-            start = time.perf_counter()
+            start = _perf_counter()
             reply = None
             tcp = proto == "tcp"
             filling: list[int] = []  # where the answerers that store this query stand
@@ -192,9 +194,7 @@ class ZoneMux:
                 passing = route.passes[i]
                 if passing is not None and passing.fast_passes(key):
                     continue  # a name it never stores: it holds no answer either
-                reply = answerer.fast_answer(
-                    key, wire, answerer.clock(), server=self.label, remote=remote, tcp=tcp
-                )
+                reply = answerer.fast_answer(key, wire, answerer.clock(), self.label, remote, tcp)
                 if reply is not None:
                     break
                 if passing is None or route.fillers[i] is None:
@@ -221,7 +221,7 @@ class ZoneMux:
             giver = filling[0] if filling else i
             reusing = route.reusers[giver]
             reuse = reusing.fast_reuse() if reusing is not None else None
-            seconds = time.perf_counter() - start
+            seconds = _perf_counter() - start
             repeat = reuse[1] if reuse is not None and not filling else count_nothing
             accounting = Accounting(
                 self.label,

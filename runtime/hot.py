@@ -230,9 +230,10 @@ class HotTable:
         for a client of IPv4 (False) or IPv6 (True), as it counts the hits to come.
         """
         key = wire[2:]
-        old = self.entries.pop(key, None)
+        old = self.entries.get(key)  # not pop(key, None): a method call from compiled code
         if old is not None:
             old.flush()
+            del self.entries[key]  # the new one goes last, as the newest
         elif len(self.entries) >= self.capacity:
             oldest = next(iter(self.entries))
             self.entries.pop(oldest).flush()

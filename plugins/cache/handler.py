@@ -260,7 +260,6 @@ class Cache(Plugin[CacheConfig]):
         key: Key,
         wire: bytes,
         now: float,
-        *,
         server: str | None = None,
         remote: tuple[str, int] = ("0.0.0.0", 0),
         tcp: bool = False,

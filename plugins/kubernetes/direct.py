@@ -32,8 +32,8 @@ _ARPA: Final = b"\x04arpa\x00"
 #: An answer's owner (the question's name), type and class.
 _HEAD_A: Final = b"\xc0\x0c\x00\x01\x00\x01"
 _HEAD_AAAA: Final = b"\xc0\x0c\x00\x1c\x00\x01"
-#: A tuple, not a set: two short comparisons cost less than hashing the label.
 _WILDCARDS: Final = tuple(w.encode() for w in WILDCARDS)
+_WILDCARD_LEN: Final = max(len(w) for w in WILDCARDS)
 _AF_INET: Final = socket.AF_INET
 _inet_pton: Final = socket.inet_pton
 
@@ -83,7 +83,7 @@ class Direct:
         if self.nested and (qname in zones or qname[at:] in zones or qname[end:] in zones):
             return None
         service, namespace = qname[1:at], qname[at + 1 : end]
-        if service in _WILDCARDS or namespace in _WILDCARDS:
+        if _wildcard(service) or _wildcard(namespace):
             return None
         # latin-1 never fails; a byte no Service or namespace name has finds nothing below
         # (the index's tables read as has_namespace and service do: a method call costs more)
@@ -120,6 +120,11 @@ def _header(rd: int, cd: int, opt: int) -> bytes:
 
 #: The header by the query's RD bit, CD bit (key[4]) and OPT (in that order, low bit first).
 _HEADERS: Final = [_header(n & 1, n >> 1 & 1, n >> 2) for n in range(8)]
+
+
+def _wildcard(label: bytes) -> bool:
+    """Tell whether a label is a wildcard (the length first: most labels are longer)."""
+    return len(label) <= _WILDCARD_LEN and label in _WILDCARDS
 
 
 def _packed(text: str) -> bytes | None:

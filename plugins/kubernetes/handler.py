@@ -235,7 +235,6 @@ class Kubernetes(Plugin[KubernetesConfig]):
         key: Key,
         wire: bytes,
         now: float,
-        *,
         server: str | None = None,
         remote: tuple[str, int] = ("0.0.0.0", 0),
         tcp: bool = False,

@@ -132,7 +132,9 @@ class Index:
         #: ServiceImports and their slices (`multicluster`), with their own SOA serial.
         self.imports = Imports()
         self._mc_modified = 0
-        self._synced = False
+        #: Whether every watched kind has been listed once (a plain field, not a property:
+        #: the fast path reads it per first query).
+        self.synced = False
         self._on_synced: list[Callable[[], None]] = []
         #: Counts every change (namespaces included), for caches of precomputed answers.
         self.changes = 0
@@ -140,11 +142,6 @@ class Index:
         self.listeners: list[Callable[[Scope], None]] = []
 
     # -- state ---------------------------------------------------------------------------------
-
-    @property
-    def synced(self) -> bool:
-        """Tell whether every watched kind has been listed once."""
-        return self._synced
 
     @property
     def serial(self) -> int:
@@ -157,7 +154,7 @@ class Index:
 
     def when_synced(self, callback: Callable[[], None]) -> None:
         """Call `callback` once the index is synced (at once if it already is)."""
-        if self._synced:
+        if self.synced:
             callback()
         else:
             self._on_synced.append(callback)
@@ -305,9 +302,9 @@ class Index:
 
     def mark_synced(self) -> None:
         """Record that every watched kind has been listed once; wake those waiting for it."""
-        if self._synced:
+        if self.synced:
             return
-        self._synced = True
+        self.synced = True
         waiting, self._on_synced = self._on_synced, []
         for callback in waiting:
             callback()
