@@ -31,6 +31,7 @@ NATIVE = [
     "plugins/loadbalance/fast.py",
     "plugins/prometheus/handler.py",
     "runtime/admission.py",
+    "runtime/batch.py",
     "runtime/dispatch.py",
     "runtime/hot.py",
 ]

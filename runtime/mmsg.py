@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import structlog
 
-from kdns.plugins.base import FORMERR
-from kdns.runtime.dispatch import ZoneMux, error_reply
+from kdns.runtime.batch import Batch, Layout
+from kdns.runtime.dispatch import ZoneMux
 from kdns.runtime.generation import ListenKey
 
 log = structlog.get_logger("kdns.server")
@@ -35,10 +35,7 @@ SIZE = 4096
 #: sizeof(struct sockaddr_in6), which holds an IPv4 sockaddr as well, and sizeof(sockaddr_in).
 NAME = 28
 SOCKADDR_IN = 16
-#: Client addresses kept as text; past it, the table starts again.
-TEXTS = 4096
 MSG_DONTWAIT = 0x40
-MSG_TRUNC = 0x20
 
 
 class _Iovec(ctypes.Structure):
@@ -61,16 +58,19 @@ class _Mmsghdr(ctypes.Structure):
     _fields_ = [("msg_hdr", _Msghdr), ("msg_len", ctypes.c_uint)]
 
 
-# Where the per-datagram fields sit, in 32-bit words of an mmsghdr array (and 64-bit words
-# for the send side's msg_name pointer and iov_len): a memoryview item costs a third of a
-# ctypes field access.
-_WORDS = ctypes.sizeof(_Mmsghdr) // 4
-_WORDS64 = ctypes.sizeof(_Mmsghdr) // 8
-_LEN = _Mmsghdr.msg_len.offset // 4
-_FLAGS = _Msghdr.msg_flags.offset // 4
-_NAMEPTR = _Msghdr.msg_name.offset // 8
-_IOVLEN = _Iovec.iov_len.offset // 8
-_IOV_WORDS = ctypes.sizeof(_Iovec) // 8
+#: Where the fields the batch loop reads and writes sit: a memoryview item costs a third of a
+#: ctypes field access.
+_LAYOUT = Layout(
+    words=ctypes.sizeof(_Mmsghdr) // 4,
+    words64=ctypes.sizeof(_Mmsghdr) // 8,
+    length=_Mmsghdr.msg_len.offset // 4,
+    flags=_Msghdr.msg_flags.offset // 4,
+    name=_Msghdr.msg_name.offset // 8,
+    iov_words=ctypes.sizeof(_Iovec) // 8,
+    iov_len=_Iovec.iov_len.offset // 8,
+    size=SIZE,
+    name_size=NAME,
+)
 
 
 def _words(array: ctypes.Array[Any], code: Literal["I", "Q"]) -> memoryview:
@@ -136,15 +136,14 @@ class BatchUdp:
             # always the socket family's sockaddr size, so that room stays enough, and every
             # reply goes to an address of that size
             self._smsgs[i].msg_hdr.msg_namelen = NAME if self.v6 else SOCKADDR_IN
-        self._r32 = _words(self._rmsgs, "I")
-        self._s64 = _words(self._smsgs, "Q")
-        self._siov64 = _words(self._siov, "Q")
-        self._names_at = [names + i * NAME for i in range(BATCH)]
-        #: Whether a send header points at another datagram's address than its own (a batch
-        #: where some query went to the chain): put back after the send.
-        self._moved = False
-        #: Client addresses as text, by their bytes: clients are few, decoding costs more.
-        self._texts: dict[bytes, str] = {}
+        self._batch = Batch(
+            (self._maps[0], self._maps[1], self._namemap),
+            (_words(self._rmsgs, "I"), _words(self._smsgs, "Q"), _words(self._siov, "Q")),
+            [names + i * NAME for i in range(BATCH)],
+            _LAYOUT,
+            self.v6,
+            self._later,
+        )
 
     def start(self) -> None:
         """Serve the socket from the running loop."""
@@ -166,84 +165,24 @@ class BatchUdp:
     def _drain(self) -> None:
         """Read what the socket holds, a batch at a time, and answer it."""
         assert _LIBC is not None
-        rmsgs, smsgs = self._rmsgs, self._smsgs
+        rmsgs, smsgs, batch = self._rmsgs, self._smsgs, self._batch
         while True:
             got = _LIBC.recvmmsg(self.fd, ctypes.byref(rmsgs), BATCH, MSG_DONTWAIT, None)
             if got <= 0:
                 return
             mux: ZoneMux | None = self.lookup(self.key)
             try:
-                sent = self._answer(mux, got) if mux is not None else 0
+                sent = batch.answer(mux, got) if mux is not None else 0
                 if sent:
                     _LIBC.sendmmsg(self.fd, ctypes.byref(smsgs), sent, 0)
             except Exception:  # never let one batch stop the listener (the paths it calls
                 # catch their own errors; this is the last line of defence)
                 log.exception("answering a UDP batch failed", server=str(self.key))
             finally:
-                if self._moved:
-                    self._put_back()
+                if batch.moved:
+                    batch.put_back()
             if got < BATCH:
                 return
-
-    def _answer(self, mux: ZoneMux, got: int) -> int:
-        """Answer `got` datagrams; fill the send batch with the immediate replies; return
-        how many it holds."""
-        inmap, outmap = self._maps
-        siov64 = self._siov64
-        hot = mux.hot_udp if mux.fast_enabled else None
-        v6 = self.v6
-        sent = 0
-        # the datagrams' lengths in one read (mmap slices are bytes: no view per datagram)
-        for i, length in enumerate(self._r32[_LEN : got * _WORDS : _WORDS].tolist()):
-            start = i * SIZE
-            data = inmap[start : start + length]
-            reply = hot.answer(data, v6) if hot is not None else None
-            if reply is None:
-                if length == SIZE and self._r32[i * _WORDS + _FLAGS] & MSG_TRUNC:
-                    reply = error_reply(data, FORMERR)
-                    if reply is None:
-                        continue
-                else:
-                    reply = mux.fast_cold(data, "udp", self._remote(i))
-                    if reply is None:
-                        self._later(mux, data, self._sender(i))
-                        continue
-            size, out = len(reply), sent * SIZE
-            outmap[out : out + size] = reply
-            siov64[sent * _IOV_WORDS + _IOVLEN] = size
-            if sent != i:  # an earlier one went to the chain: this reply takes its place
-                self._s64[sent * _WORDS64 + _NAMEPTR] = self._names_at[i]
-                self._moved = True
-            sent += 1
-        return sent
-
-    def _put_back(self) -> None:
-        """Point every send header at its own datagram's address again."""
-        for i, at in enumerate(self._names_at):
-            self._s64[i * _WORDS64 + _NAMEPTR] = at
-        self._moved = False
-
-    def _remote(self, i: int) -> tuple[str, int]:
-        """The address and port datagram `i` of the batch came from."""
-        names, at = self._namemap, i * NAME
-        raw = names[at + 8 : at + 24] if self.v6 else names[at + 4 : at + 8]
-        text = self._texts.get(raw)
-        if text is None:
-            if len(self._texts) >= TEXTS:
-                self._texts.clear()
-            family = socket.AF_INET6 if self.v6 else socket.AF_INET
-            text = self._texts[raw] = socket.inet_ntop(family, raw)
-        return text, int.from_bytes(names[at + 2 : at + 4], "big")
-
-    def _sender(self, i: int) -> tuple[Any, ...]:
-        """The address datagram `i` of the batch came from, as `sendto` takes it."""
-        address = self._remote(i)
-        if not self.v6:
-            return address
-        names, at = self._namemap, i * NAME
-        flow = int.from_bytes(names[at + 4 : at + 8], "big")
-        scope = int.from_bytes(names[at + 24 : at + 28], sys.byteorder)
-        return (*address, flow, scope)
 
     def _later(self, mux: ZoneMux, data: bytes, addr: tuple[Any, ...]) -> None:
         """Answer through the plugin chain; the reply goes out with sendto when it is ready."""
