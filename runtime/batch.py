@@ -141,7 +141,7 @@ class Batch:
                 self.texts.clear()
             family = socket.AF_INET6 if self.v6 else socket.AF_INET
             text = self.texts[raw] = socket.inet_ntop(family, raw)
-        return text, int.from_bytes(names[at + 2 : at + 4], "big")
+        return text, (names[at + 2] << 8) | names[at + 3]
 
     def sender(self, i: int) -> tuple[Any, ...]:
         """The address datagram `i` of the batch came from, as `sendto` takes it."""

@@ -21,7 +21,7 @@ from kdns.plugins.kubernetes.answers import WILDCARDS
 from kdns.plugins.kubernetes.config import KubernetesConfig
 from kdns.plugins.kubernetes.index import Index
 from kdns.plugins.kubernetes.names import is_ipv4, parse_ip
-from kdns.plugins.kubernetes.scopes import Scope, service_scope
+from kdns.plugins.kubernetes.scopes import Scope
 from kdns.plugins.wire import OPT_DO, OPT_PLAIN, Key, name_wire
 
 A: Final = 1
@@ -90,7 +90,8 @@ class Direct:
         ns = namespace.decode("latin-1")
         if (self.listed and ns not in self.listed) or ns not in index.namespaces:
             return None
-        svc = index.services.get((ns, service.decode("latin-1")))
+        scope = (ns, service.decode("latin-1"))  # the index's key, and the Service's scope
+        svc = index.services.get(scope)
         if svc is None or svc.kind != "ClusterIP":
             return None
         address = None
@@ -109,7 +110,7 @@ class Direct:
         header = _HEADERS[(wire[2] & 1) | (key[4] << 1) | (4 if opt else 0)]
         question = wire[12 : 16 + len(qname)]
         reply = b"".join((wire[0:2], header, question, head, address, rest))
-        return reply, service_scope(ns, svc.name)
+        return reply, scope
 
 
 def _header(rd: int, cd: int, opt: int) -> bytes:
