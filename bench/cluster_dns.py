@@ -295,8 +295,9 @@ def cold(
     """Workload 4's first pass through every name, once per round: on `first`, then on a
     fresh kdns each further round (dnsmasq holds no such state: the same one each time).
 
-    One pass is 10,000 queries, a fifth of a second of CPU measured in 10 ms ticks on a
-    shared machine: each server's row is its round with the median CPU per 1,000 answers.
+    One pass is 10,000 queries, about a tenth of a second of CPU (counted by the scheduler in
+    nanoseconds, perf.cpu_threads) on a shared machine: each server's row is its round with the
+    median CPU per 1,000 answers.
     """
     path = folder / "all.txt"
     rounds: dict[str, list[Result]] = {"dnsmasq": [], "kdns": []}
