@@ -4,9 +4,10 @@ calls per batch of queries instead of two per query.
 Each wake-up of the event loop reads up to `BATCH` datagrams with one recvmmsg into buffers
 allocated once; every query the hot or fast path answers is copied into a send buffer, and the
 batch's replies leave with one sendmmsg to the addresses they came from (the kernel's own
-sockaddr bytes, never decoded for them). A query that needs the plugin chain gets its address
-decoded and is answered later with an ordinary sendto. With one datagram in the socket this
-costs what the uvloop transport costs; with a queue of them, much less (bench/cluster_dns.py).
+sockaddr bytes, never decoded for them). A query that needs the plugin chain is answered later
+with an ordinary sendto. With one datagram in the socket this costs what the uvloop transport
+costs; with a queue of them, much less (bench/cluster_dns.py). This module sets up the buffers
+and makes the system calls; the loop over a batch is runtime/batch.py, compiled (setup.py).
 
 Elsewhere (no recvmmsg in the C library), the listener keeps asyncio's datagram transport.
 """

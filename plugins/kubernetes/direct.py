@@ -8,8 +8,8 @@ way's ready answer renders for them (tests/plugins/test_kubernetes_direct.py com
 Such replies are not filed: packing one again costs about what rendering a filed one does, and
 the hot table keeps the bytes (fresh until a change of the Service, answers.Held). Everything
 else returns None and goes the general way: other types, endpoint and port names, headless and
-ExternalName Services, a Service without an address of the family (NODATA), multicluster zones,
-`ignore empty_service`.
+ExternalName Services, a Service without an address of the family (NODATA) or with two of one,
+multicluster zones, `ignore empty_service`.
 """
 
 from __future__ import annotations
