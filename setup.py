@@ -2,8 +2,9 @@
 
 The modules below run for every query that misses the hot table (reading the question, the
 zone's route, the kubernetes plugin's direct reply, the cache's and prometheus's steps, the
-hot table itself). They are plain typed Python, checked by `mypy --strict` like the rest;
-mypyc turns each into a C extension next to its source, which the import system prefers.
+hot table itself), and the UDP batch loop for every datagram. They are plain typed Python,
+checked by `mypy --strict` like the rest; mypyc turns each into a C extension next to its
+source, which the import system prefers.
 
 KDNS_COMPILE: "auto" (the default) compiles a wheel or a regular install and leaves an
 editable install (`pip install -e .`) interpreted, so that an edit to a .py file takes effect;
@@ -27,7 +28,6 @@ NATIVE = [
     "plugins/kubernetes/answers.py",
     "plugins/kubernetes/direct.py",
     "plugins/kubernetes/handler.py",
-    "plugins/kubernetes/scopes.py",
     "plugins/loadbalance/fast.py",
     "plugins/prometheus/handler.py",
     "runtime/admission.py",

@@ -111,9 +111,10 @@ class Batch:
                     if reply is None:
                         continue
                 else:
-                    reply = mux.fast_cold(data, "udp", self.remote(i))
+                    remote = self.remote(i)
+                    reply = mux.fast_cold(data, "udp", remote)
                     if reply is None:
-                        self.later(mux, data, self.sender(i))
+                        self.later(mux, data, self.sender(i, remote))
                         continue
             n, out = len(reply), sent * size
             outmap[out : out + n] = reply
@@ -143,9 +144,9 @@ class Batch:
             text = self.texts[raw] = socket.inet_ntop(family, raw)
         return text, (names[at + 2] << 8) | names[at + 3]
 
-    def sender(self, i: int) -> tuple[Any, ...]:
-        """The address datagram `i` of the batch came from, as `sendto` takes it."""
-        address = self.remote(i)
+    def sender(self, i: int, address: tuple[str, int]) -> tuple[Any, ...]:
+        """The address datagram `i` of the batch came from (`address`: its `remote`), as
+        `sendto` takes it."""
         if not self.v6:
             return address
         names, at = self.names, i * self.layout.name_size
