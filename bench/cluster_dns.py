@@ -206,19 +206,19 @@ def start_apiserver(folder: Path) -> subprocess.Popen[str]:
     return proc
 
 
+def corefile(template: str, port: int, upstream: int) -> str:
+    """`template` (CURRENT or EARLIER) for a server on `port`, with free ports for the rest."""
+    return template.format(
+        port=port, health=free_port(), ready=free_port(), metrics=free_port(), upstream=upstream
+    )
+
+
 def start_kdns(
     folder: Path, name: str, template: str, upstream: int, workers: int
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    text = template.format(
-        port=port,
-        health=free_port(),
-        ready=free_port(),
-        metrics=free_port(),
-        upstream=upstream,
-    )
     path = folder / f"{name}.Corefile"
-    path.write_text(text)
+    path.write_text(corefile(template, port, upstream))
     command = [*perf.SERVER_CPUS, sys.executable, "-m", "kdns.runtime", "serve", "-conf", str(path)]
     command.append("-quiet")
     if workers > 1:

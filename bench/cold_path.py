@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import operator
+import os
 import shutil
 import socket
 import subprocess
@@ -31,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 import cluster_dns
+from perf import free_port
 
 WARM_UP = 200
 
@@ -42,18 +44,15 @@ async def measure(mode: str, queries: int, batch: int) -> None:
 
     from kdns.plugins.kubernetes.apiserver import ApiServer, write_kubeconfig
     from kdns.runtime import mmsg
-    from kdns.runtime.testing import free_port, running
+    from kdns.runtime.testing import running
 
     folder = Path(tempfile.mkdtemp(prefix="kdns-cold-"))
     names = queries + WARM_UP
     cluster_dns.write_inputs(folder, names)
     async with ApiServer([folder / "cluster.json"], poll_interval=0) as api:
-        config = write_kubeconfig(folder / "kubeconfig", api.url)
-        ports = {k: free_port() for k in ("port", "health", "ready", "metrics", "upstream")}
-        text = cluster_dns.CURRENT.format(**ports).replace(
-            "fallthrough in-addr.arpa ip6.arpa",
-            f"fallthrough in-addr.arpa ip6.arpa\n       kubeconfig {config}",
-        )
+        # the plugin finds the API server as kubectl would, as cluster_dns.start_kdns has it
+        os.environ["KUBECONFIG"] = str(write_kubeconfig(folder / "kubeconfig", api.url))
+        text = cluster_dns.corefile(cluster_dns.CURRENT, free_port(), free_port())
         async with running(text, folder) as server:
             mux = next(iter(server.current.muxes.values()))
             wires = [
